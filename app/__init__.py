@@ -1,0 +1,1 @@
+"""Toolsets staging and releases service."""

@@ -1,0 +1,444 @@
+"""Every table of the service as SQLAlchemy Core, matching the schema at Alembic head.
+
+Alembic owns the schema; these definitions mirror it so queries read like the SQL
+they emit. A test compares them with a freshly migrated database.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+
+# PostgreSQL's own default names, so that constraints created by hand, by the
+# design note's SQL and by Alembic all agree.
+NAMING_CONVENTION = {
+    "ix": "%(table_name)s_%(column_0_N_name)s_idx",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_N_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _id() -> Column[object]:
+    return Column("id", UUID(as_uuid=True), primary_key=True, server_default=func.gen_random_uuid())
+
+
+def _created_at() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _updated_at() -> Column[object]:
+    return Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+def _deleted() -> list[Column[object]]:
+    return [
+        Column("deleted_at", DateTime(timezone=True)),
+        Column("deleted", Boolean, Computed("deleted_at IS NOT NULL", persisted=True), nullable=False),
+    ]
+
+
+TEXT_ARRAY = ARRAY(Text)
+UUID_ARRAY = ARRAY(UUID(as_uuid=True))
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    Column("organization_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("key_prefix", Text, nullable=False),
+    Column("key_hash", Text, nullable=False),
+    Column("scopes", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
+    _created_at(),
+    Column("revoked_at", DateTime(timezone=True)),
+    UniqueConstraint("key_hash"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    _id(),
+    Column("organization_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("organization_id", "slug"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    _id(),
+    Column("organization_id", Text, nullable=False),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", Text, nullable=False, server_default=text("'completed'")),
+    # A strictly increasing number per database: "latest completed" must not depend on clock ties.
+    Column("seq", BigInteger, Identity(always=True), nullable=False),
+    _created_at(),
+    CheckConstraint("status IN ('pending', 'completed', 'failed')", name="status"),
+    Index("deployments_project_id_seq_idx", "project_id", text("seq DESC")),
+)
+
+http_tool_definitions = Table(
+    "http_tool_definitions",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "deployment_id",
+        UUID(as_uuid=True),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("tool_urn", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("summary", Text),
+    Column("description", Text, nullable=False, server_default=text("''")),
+    Column("input_schema", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("http_method", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("tags", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
+    Column("read_only_hint", Boolean),
+    Column("destructive_hint", Boolean),
+    Column("idempotent_hint", Boolean),
+    Column("open_world_hint", Boolean),
+    _created_at(),
+    UniqueConstraint("deployment_id", "tool_urn"),
+)
+
+resource_definitions = Table(
+    "resource_definitions",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "deployment_id",
+        UUID(as_uuid=True),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("resource_urn", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("description", Text),
+    Column("mime_type", Text),
+    _created_at(),
+    UniqueConstraint("deployment_id", "resource_urn"),
+)
+
+prompt_templates = Table(
+    "prompt_templates",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # Copy-on-write: every revision of one template shares history_id; the current
+    # revision is the one no other row names as its predecessor.
+    Column("history_id", UUID(as_uuid=True), nullable=False),
+    Column("predecessor_id", UUID(as_uuid=True), ForeignKey("prompt_templates.id", ondelete="SET NULL")),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("prompt", Text, nullable=False),
+    Column("arguments", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    _created_at(),
+    *_deleted(),
+    # One successor per revision: two concurrent edits of the same revision cannot fork history.
+    UniqueConstraint("predecessor_id"),
+    Index("prompt_templates_project_id_name_idx", "project_id", "name"),
+    Index("prompt_templates_history_id_idx", "history_id"),
+)
+
+tool_variations_groups = Table(
+    "tool_variations_groups",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    _created_at(),
+)
+
+project_tool_variations = Table(
+    "project_tool_variations",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "group_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _created_at(),
+    UniqueConstraint("project_id"),
+)
+
+tool_variations = Table(
+    "tool_variations",
+    metadata,
+    _id(),
+    Column(
+        "group_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("src_tool_urn", Text, nullable=False),
+    Column("src_tool_name", Text, nullable=False),
+    Column("confirm", Text),
+    Column("confirm_prompt", Text),
+    Column("name", Text),
+    Column("summary", Text),
+    Column("description", Text),
+    Column("tags", TEXT_ARRAY),
+    Column("summarizer", Text),
+    Column("title", Text),
+    Column("read_only_hint", Boolean),
+    Column("destructive_hint", Boolean),
+    Column("idempotent_hint", Boolean),
+    Column("open_world_hint", Boolean),
+    # Added by the staging-and-releases revision: each edit is a new row.
+    Column("predecessor_id", UUID(as_uuid=True), ForeignKey("tool_variations.id", ondelete="SET NULL")),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    _created_at(),
+    _updated_at(),
+    *_deleted(),
+    Index(
+        "tool_variations_scoped_src_tool_urn_version_key",
+        "group_id",
+        "src_tool_urn",
+        "version",
+        unique=True,
+        postgresql_where=text("deleted IS FALSE"),
+    ),
+)
+
+toolsets = Table(
+    "toolsets",
+    metadata,
+    _id(),
+    Column("organization_id", Text, nullable=False),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", Text, nullable=False),
+    Column("slug", Text, nullable=False),
+    Column("description", Text),
+    Column(
+        "tool_variations_group_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_groups.id", ondelete="SET NULL"),
+    ),
+    _created_at(),
+    _updated_at(),
+    # Added by the staging-and-releases revision.
+    Column("parent_toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE")),
+    Column("editing_mode", Text, nullable=False, server_default=text("'iteration'")),
+    Column(
+        "current_release_id",
+        UUID(as_uuid=True),
+        ForeignKey("toolset_releases.id", ondelete="SET NULL", use_alter=True),
+    ),
+    Column("predecessor_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="SET NULL")),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("history_id", UUID(as_uuid=True)),
+    CheckConstraint("editing_mode IN ('iteration', 'staging')", name="editing_mode"),
+    Index("toolsets_parent_toolset_id_idx", "parent_toolset_id"),
+    Index("toolsets_history_id_version_idx", "history_id", text("version DESC")),
+    Index("toolsets_project_id_slug_version_key", "project_id", "slug", "version", unique=True),
+    # Not in the note: the note's key allows two live toolsets with one slug at
+    # different versions; live rows (no parent) keep their slug unique.
+    Index(
+        "toolsets_project_id_slug_live_key",
+        "project_id",
+        "slug",
+        unique=True,
+        postgresql_where=text("parent_toolset_id IS NULL"),
+    ),
+)
+
+toolset_versions = Table(
+    "toolset_versions",
+    metadata,
+    _id(),
+    Column(
+        "toolset_id",
+        UUID(as_uuid=True),
+        ForeignKey("toolsets.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", BigInteger, nullable=False),
+    Column("tool_urns", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
+    Column("resource_urns", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
+    Column("predecessor_id", UUID(as_uuid=True), ForeignKey("toolset_versions.id", ondelete="SET NULL")),
+    _created_at(),
+    UniqueConstraint("toolset_id", "version"),
+)
+
+toolset_prompts = Table(
+    "toolset_prompts",
+    metadata,
+    _id(),
+    Column(
+        "toolset_id",
+        UUID(as_uuid=True),
+        ForeignKey("toolsets.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("prompt_history_id", UUID(as_uuid=True), nullable=False),
+    Column("prompt_name", Text, nullable=False),
+    _created_at(),
+    UniqueConstraint("toolset_id", "prompt_history_id"),
+)
+
+# --- Staging and releases (the design note's revision) ---
+
+tool_variations_group_versions = Table(
+    "tool_variations_group_versions",
+    metadata,
+    _id(),
+    Column(
+        "group_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_groups.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", BigInteger, nullable=False),
+    Column("variation_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
+    Column(
+        "predecessor_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_group_versions.id", ondelete="SET NULL"),
+    ),
+    _created_at(),
+    UniqueConstraint("group_id", "version"),
+)
+
+system_source_states = Table(
+    "system_source_states",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("prompt_template_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
+    _created_at(),
+)
+
+source_states = Table(
+    "source_states",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("deployment_id", UUID(as_uuid=True), ForeignKey("deployments.id", ondelete="RESTRICT")),
+    Column(
+        "system_source_state_id",
+        UUID(as_uuid=True),
+        ForeignKey("system_source_states.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    _created_at(),
+    UniqueConstraint("deployment_id", "system_source_state_id", postgresql_nulls_not_distinct=True),
+)
+
+toolset_releases = Table(
+    "toolset_releases",
+    metadata,
+    _id(),
+    Column(
+        "toolset_id",
+        UUID(as_uuid=True),
+        ForeignKey("toolsets.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "source_state_id",
+        UUID(as_uuid=True),
+        ForeignKey("source_states.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    Column(
+        "toolset_version_id",
+        UUID(as_uuid=True),
+        # NO ACTION rather than RESTRICT: deleting a toolset cascades to both its
+        # versions and its releases in one statement, and NO ACTION checks at the
+        # statement's end, after the releases are gone. Alone, it still refuses.
+        ForeignKey("toolset_versions.id"),
+        nullable=False,
+    ),
+    Column(
+        "global_variations_version_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_group_versions.id", ondelete="RESTRICT"),
+    ),
+    Column(
+        "toolset_variations_version_id",
+        UUID(as_uuid=True),
+        ForeignKey("tool_variations_group_versions.id", ondelete="RESTRICT"),
+    ),
+    Column("release_number", BigInteger, nullable=False),
+    Column("notes", Text),
+    Column("released_by_user_id", Text),
+    _created_at(),
+    UniqueConstraint("toolset_id", "release_number"),
+    Index("toolset_releases_toolset_id_created_at_idx", "toolset_id", text("created_at DESC")),
+)

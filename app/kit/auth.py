@@ -1,0 +1,95 @@
+"""API keys: `Authorization: Bearer <key>`, one organization per key, scopes per operation."""
+
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.tables import api_keys
+from app.kit.database import get_connection
+from app.kit.errors import Forbidden, Unauthorized
+
+Scope = Literal["read", "write", "release"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "release")
+KEY_PREFIX = "tsk_"
+
+bearer = HTTPBearer(auto_error=False, description="An API key made with `toolsets create-api-key`.")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    organization_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+
+def hash_key(raw_key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast digest is enough; there is nothing to brute-force.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def new_raw_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def insert_api_key(
+    conn: AsyncConnection, organization_id: str, scopes: Sequence[str], name: str
+) -> str:
+    """Store a new key (hashed) and return the raw key; it is shown once."""
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")
+    if not organization_id.strip():
+        raise ValueError("organization must not be empty")
+    raw = new_raw_key()
+    await conn.execute(
+        api_keys.insert().values(
+            organization_id=organization_id,
+            name=name,
+            key_prefix=raw[:12],
+            key_hash=hash_key(raw),
+            scopes=sorted(set(scopes)),
+        )
+    )
+    return raw
+
+
+async def authenticate(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    conn: AsyncConnection = Depends(get_connection),
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+    async with conn.begin():
+        row = (
+            await conn.execute(
+                select(api_keys.c.id, api_keys.c.organization_id, api_keys.c.scopes).where(
+                    api_keys.c.key_hash == hash_key(credentials.credentials),
+                    api_keys.c.revoked_at.is_(None),
+                )
+            )
+        ).one_or_none()
+    if row is None:
+        raise Unauthorized("The API key is unknown or revoked.")
+    return Principal(organization_id=row.organization_id, key_id=str(row.id), scopes=frozenset(row.scopes))
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+        if scope not in principal.scopes:
+            raise Forbidden(f"This operation needs an API key with the `{scope}` scope.")
+        return principal
+
+    dependency.__name__ = f"require_{scope}"
+    return dependency
+
+
+RequireRead = Depends(require("read"))
+RequireWrite = Depends(require("write"))
+RequireRelease = Depends(require("release"))

@@ -1,0 +1,33 @@
+from fastapi import APIRouter, Depends, status
+
+from app.kit.auth import RequireRead, RequireWrite
+from app.kit.pagination import Page as PageParams
+from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, Page
+from app.projects.schemas import Project, ProjectCreate
+from app.projects.service import ProjectService, project_service
+
+router = APIRouter(prefix="/projects", tags=["projects"], responses=AUTH_RESPONSES)
+
+
+@router.post(
+    "",
+    operation_id="createProject",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireWrite],
+    responses=CONFLICT,
+)
+async def create_project(body: ProjectCreate, service: ProjectService = Depends(project_service)) -> Project:
+    return await service.create(body)
+
+
+@router.get("", operation_id="listProjects", dependencies=[RequireRead])
+async def list_projects(
+    page: PageParams = Depends(), service: ProjectService = Depends(project_service)
+) -> Page[Project]:
+    items, cursor = await service.list(page.position(), page.limit)
+    return Page[Project](items=items, next_cursor=cursor)
+
+
+@router.get("/{project}", operation_id="getProject", dependencies=[RequireRead], responses=NOT_FOUND)
+async def get_project(project: str, service: ProjectService = Depends(project_service)) -> Project:
+    return await service.get(project)

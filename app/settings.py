@@ -1,0 +1,30 @@
+"""Configuration, read once from the environment."""
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("toolsets-service")) / "postgres"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:port/db; unset means the embedded PostgreSQL.",
+    )
+    toolsets_data_dir: Path = Field(default_factory=_default_data_dir)
+    toolsets_db_pool_size: int = 10
+    toolsets_max_body_bytes: int = 1_048_576
+    toolsets_log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,112 @@
+"""One embedded PostgreSQL for the session; a migrated database; a clean slate per test."""
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db import migrations
+from app.db.embedded import EmbeddedPostgres
+from app.db.engine import create_engine
+from app.kit.auth import insert_api_key
+from app.main import create_app
+
+MakeHeaders = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """The embedded server's maintenance database URL."""
+    with tempfile.TemporaryDirectory(prefix="toolsets-test-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pgdata")
+        url = server.start()
+        try:
+            yield url
+        finally:
+            server.stop()
+
+
+async def create_database(postgres_url: str, name: str) -> str:
+    engine = create_engine(postgres_url, pool_size=1)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+async def new_database(postgres_url: str) -> Callable[[], Awaitable[str]]:
+    """Makes an empty database for tests that migrate on their own."""
+
+    async def make() -> str:
+        return await create_database(postgres_url, f"t_{uuid.uuid4().hex[:12]}")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres_url: str) -> str:
+    url = await create_database(postgres_url, "toolsets_test")
+    await asyncio.to_thread(migrations.upgrade, url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def app_and_tables(database_url: str, engine: AsyncEngine) -> AsyncIterator[object]:
+    app = create_app(database_url)
+    async with app.router.lifespan_context(app):
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            app.state.test_tables = [r[0] for r in rows]
+        yield app
+
+
+@pytest.fixture
+async def client(app_and_tables: object, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
+    app = app_and_tables
+    tables = ", ".join(app.state.test_tables)  # type: ignore[attr-defined]
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def headers(engine: AsyncEngine) -> MakeHeaders:
+    """`await headers(org="org-a", scopes=("read", "write"))` -> Authorization headers for a new key."""
+
+    async def make(
+        org: str = "org-a", scopes: tuple[str, ...] = ("read", "write", "release")
+    ) -> dict[str, str]:
+        async with engine.begin() as conn:
+            key = await insert_api_key(conn, org, scopes, "test key")
+        return {"Authorization": f"Bearer {key}"}
+
+    return make
+
+
+@pytest.fixture
+async def auth(client: httpx.AsyncClient, headers: MakeHeaders) -> dict[str, str]:
+    """Headers of an all-scopes key in org-a."""
+    return await headers()
