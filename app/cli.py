@@ -112,6 +112,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from app.main import openapi_document
+
+    text = openapi_document()
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolsets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("--scopes", default="read,write,release", help="comma-separated: read,write,release")
     key.add_argument("--name", default="api key")
     key.set_defaults(func=cmd_create_api_key)
+
+    openapi = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
+    openapi.add_argument("--output", default="openapi.json", help="a path, or - for stdout")
+    openapi.set_defaults(func=cmd_openapi)
     return parser
 
 

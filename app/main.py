@@ -1,5 +1,6 @@
 """The application factory: routers, error handlers, and the engine's lifespan."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -55,6 +56,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
     for router in (projects_router,):
         app.include_router(router, prefix="/v1")
     return app
+
+
+def openapi_document() -> str:
+    """The committed `openapi.json`: what the app serves, formatted stably."""
+    app = create_app("postgresql://openapi@localhost/unused")  # no connection is made
+    return json.dumps(app.openapi(), indent=2, ensure_ascii=False) + "\n"
 
 
 def create_served_app() -> FastAPI:
