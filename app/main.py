@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from app import health
 from app.db.engine import create_engine
 from app.db.migrations import head_revision
+from app.deployments.router import router as deployments_router
 from app.kit.errors import install_error_handlers
 from app.kit.logging import RequestIdMiddleware, configure_logging
 from app.projects.router import router as projects_router
+from app.prompt_templates.router import router as prompt_templates_router
 from app.settings import get_settings
 
 TAGS = [
@@ -53,7 +55,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
-    for router in (projects_router,):
+    for router in (projects_router, deployments_router, prompt_templates_router):
         app.include_router(router, prefix="/v1")
     return app
 

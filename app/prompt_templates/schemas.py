@@ -1,0 +1,60 @@
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from app.kit.schemas import Description, PromptTemplateName, Schema
+
+MAX_ARGUMENTS = 100
+MAX_PROMPT_LENGTH = 100_000
+
+# PostgreSQL text cannot hold NUL, so it is refused here as a 422 rather than failing in the database.
+NO_NUL = StringConstraints(pattern=r"^[^\x00]*$")
+PromptText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_LENGTH), NO_NUL]
+TemplateDescription = Annotated[Description, NO_NUL]
+
+
+class PromptArgument(Schema):
+    name: PromptTemplateName = Field(examples=["pet_id"])
+    description: TemplateDescription | None = None
+    required: bool = False
+
+
+class _TemplateContent(Schema):
+    prompt: PromptText = Field(examples=["Summarize the pet with id {{pet_id}}."])
+    description: TemplateDescription | None = None
+    arguments: list[PromptArgument] = Field(
+        default_factory=list, max_length=MAX_ARGUMENTS, description="Argument names are unique."
+    )
+
+    @field_validator("arguments")
+    @classmethod
+    def _unique_argument_names(cls, arguments: list[PromptArgument]) -> list[PromptArgument]:
+        names = [a.name for a in arguments]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"duplicate argument names: {', '.join(dupes)}")
+        return arguments
+
+
+class PromptTemplateCreate(_TemplateContent):
+    name: PromptTemplateName = Field(examples=["summarize_pet"])
+
+
+class PromptTemplateUpdate(_TemplateContent):
+    """A full replacement of the template's content: omitted optional fields are cleared."""
+
+
+class PromptTemplate(BaseModel):
+    id: UUID = Field(description="This revision's id; every edit makes a new one.")
+    history_id: UUID = Field(description="Shared by every revision of the template.")
+    revision: int = Field(description="1 for the first revision, counting up with each edit.")
+    name: str
+    description: str | None
+    prompt: str
+    arguments: list[PromptArgument]
+    created_at: datetime = Field(description="When this revision was made.")
+
+
+class PromptTemplateRevision(PromptTemplate):
+    is_current: bool
