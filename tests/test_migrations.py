@@ -59,7 +59,11 @@ ADDED_COLUMNS = {
         "history_id",
     ),
     "tool_variations": ("predecessor_id", "version"),
+    "toolset_versions": ("name", "slug", "description", "prompt_history_ids"),  # 0003
 }
+# Every revision in order; the note's is 0002, 0003 adds release snapshots and audit.
+REVISIONS = ["0001", "0002", "0003"]
+HEAD = REVISIONS[-1]
 NEW_TABLES = ("tool_variations_group_versions", "system_source_states", "source_states", "toolset_releases")
 
 
@@ -205,14 +209,14 @@ async def metadata_diff(url: str) -> list[Any]:
 
 def test_single_head() -> None:
     script = ScriptDirectory.from_config(migrations.alembic_config(OFFLINE_URL))
-    assert script.get_heads() == ["0002"]
-    assert [s.revision for s in script.walk_revisions()] == ["0002", "0001"]
+    assert script.get_heads() == [HEAD]
+    assert [s.revision for s in script.walk_revisions()] == list(reversed(REVISIONS))
 
 
 async def test_upgrade_downgrade_to_base_and_upgrade_again(new_database: NewDatabase) -> None:
     url = await new_database()
     await asyncio.to_thread(migrations.upgrade, url, "head")
-    assert await scalar(url, "SELECT version_num FROM alembic_version") == "0002"
+    assert await scalar(url, "SELECT version_num FROM alembic_version") == HEAD
     await asyncio.to_thread(migrations.downgrade, url, "base")
     assert await scalar(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 1
     await asyncio.to_thread(migrations.upgrade, url, "head")
@@ -266,22 +270,24 @@ async def test_downgrade_returns_exactly_to_the_baseline_schema(new_database: Ne
 # --- squawk over the offline SQL ---
 
 
-def offline_sql(direction: str) -> str:
+def offline_sql(direction: str, revision: str = "0002") -> str:
     config = migrations.alembic_config(OFFLINE_URL)
     config.output_buffer = io.StringIO()
+    previous = REVISIONS[REVISIONS.index(revision) - 1]
     if direction == "upgrade":
-        command.upgrade(config, "0001:0002", sql=True)
+        command.upgrade(config, f"{previous}:{revision}", sql=True)
     else:
-        command.downgrade(config, "0002:0001", sql=True)
+        command.downgrade(config, f"{revision}:{previous}", sql=True)
     sql = config.output_buffer.getvalue()
-    assert "0002" in sql
+    assert revision in sql
     return sql
 
 
+@pytest.mark.parametrize("revision", REVISIONS[1:])
 @pytest.mark.parametrize("direction", ["upgrade", "downgrade"])
-def test_squawk_reports_nothing(direction: str, tmp_path: Path) -> None:
-    path = tmp_path / f"0002_{direction}.sql"
-    path.write_text(offline_sql(direction))
+def test_squawk_reports_nothing(direction: str, revision: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{revision}_{direction}.sql"
+    path.write_text(offline_sql(direction, revision))
     squawk = Path(sys.executable).parent / "squawk"
     result = subprocess.run(
         [str(squawk), "--config", str(ROOT / ".squawk.toml"), "--reporter", "gcc", str(path)],

@@ -323,6 +323,11 @@ toolset_versions = Table(
     Column("resource_urns", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
     Column("predecessor_id", UUID(as_uuid=True), ForeignKey("toolset_versions.id", ondelete="SET NULL")),
     _created_at(),
+    # Added with releases (0003): the metadata a release must reproduce, captured with the selection.
+    Column("name", Text),
+    Column("slug", Text),
+    Column("description", Text),
+    Column("prompt_history_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
     UniqueConstraint("toolset_id", "version"),
 )
 
@@ -377,6 +382,7 @@ system_source_states = Table(
     ),
     Column("prompt_template_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
     _created_at(),
+    Index("system_source_states_project_id_idx", "project_id"),  # 0003: capture's reuse lookup
 )
 
 source_states = Table(
@@ -441,4 +447,46 @@ toolset_releases = Table(
     _created_at(),
     UniqueConstraint("toolset_id", "release_number"),
     Index("toolset_releases_toolset_id_created_at_idx", "toolset_id", text("created_at DESC")),
+)
+
+# --- Audit and idempotency (revision 0003) ---
+
+toolset_audit_entries = Table(
+    "toolset_audit_entries",
+    metadata,
+    _id(),
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    Column("action", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("from_release_number", BigInteger),
+    Column("to_release_number", BigInteger),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _created_at(),
+    CheckConstraint(
+        "action IN ('create_release', 'publish', 'rollback', 'mode_switch', 'discard')", name="action"
+    ),
+    Index(
+        "toolset_audit_entries_toolset_id_created_at_idx",
+        "toolset_id",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    _id(),
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column(
+        "release_id",
+        UUID(as_uuid=True),
+        ForeignKey("toolset_releases.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _created_at(),
+    UniqueConstraint("toolset_id", "operation", "key"),
 )
