@@ -14,7 +14,8 @@ Description = Annotated[str, StringConstraints(max_length=250)]
 PromptTemplateName = Annotated[
     str, StringConstraints(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")
 ]
-Urn = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^\S+$")]
+# URNs travel as one path segment, so they may not contain "/", "?", "#" or whitespace.
+Urn = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\s/?#]+$")]
 
 
 class Schema(BaseModel):

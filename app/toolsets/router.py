@@ -1,0 +1,90 @@
+from fastapi import APIRouter, Depends, Response, status
+
+from app.kit.auth import RequireRead, RequireWrite
+from app.kit.etag import IfMatch, etag
+from app.kit.pagination import Page as PageParams
+from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION, Page
+from app.toolsets.schemas import EffectiveToolset, Toolset, ToolsetCreate, ToolsetUpdate
+from app.toolsets.service import ToolsetService, toolset_service
+
+router = APIRouter(
+    prefix="/projects/{project}/toolsets", tags=["toolsets"], responses=AUTH_RESPONSES | NOT_FOUND
+)
+
+
+def _with_etag(response: Response, toolset: Toolset) -> Toolset:
+    response.headers["ETag"] = etag(toolset.version)
+    return toolset
+
+
+@router.post(
+    "",
+    operation_id="createToolset",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireWrite],
+    responses=CONFLICT,
+)
+async def create_toolset(
+    project: str, body: ToolsetCreate, response: Response, service: ToolsetService = Depends(toolset_service)
+) -> Toolset:
+    toolset = await service.create(project, body)
+    response.headers["Location"] = f"/v1/projects/{project}/toolsets/{toolset.slug}"
+    return _with_etag(response, toolset)
+
+
+@router.get("", operation_id="listToolsets", dependencies=[RequireRead])
+async def list_toolsets(
+    project: str, page: PageParams = Depends(), service: ToolsetService = Depends(toolset_service)
+) -> Page[Toolset]:
+    items, cursor = await service.list_toolsets(project, page.position(), page.limit)
+    return Page[Toolset](items=items, next_cursor=cursor)
+
+
+@router.get("/{toolset}", operation_id="getToolset", dependencies=[RequireRead])
+async def get_toolset(
+    project: str, toolset: str, response: Response, service: ToolsetService = Depends(toolset_service)
+) -> Toolset:
+    return _with_etag(response, await service.get(project, toolset))
+
+
+@router.patch(
+    "/{toolset}",
+    operation_id="updateToolset",
+    dependencies=[RequireWrite],
+    responses=CONFLICT | PRECONDITION,
+)
+async def update_toolset(
+    project: str,
+    toolset: str,
+    body: ToolsetUpdate,
+    response: Response,
+    if_match: IfMatch = None,
+    service: ToolsetService = Depends(toolset_service),
+) -> Toolset:
+    return _with_etag(response, await service.update(project, toolset, body, if_match))
+
+
+@router.delete(
+    "/{toolset}",
+    operation_id="deleteToolset",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[RequireWrite],
+    responses=PRECONDITION,
+)
+async def delete_toolset(
+    project: str, toolset: str, if_match: IfMatch = None, service: ToolsetService = Depends(toolset_service)
+) -> None:
+    await service.delete(project, toolset, if_match)
+
+
+@router.get(
+    "/{toolset}/effective",
+    operation_id="getEffectiveToolset",
+    dependencies=[RequireRead],
+    response_model=EffectiveToolset,
+)
+async def get_effective_toolset(
+    project: str, toolset: str, service: ToolsetService = Depends(toolset_service)
+) -> Response:
+    """What the toolset's MCP clients see now: its current release in staging mode, else current data."""
+    return Response(await service.effective_json(project, toolset), media_type="application/json")

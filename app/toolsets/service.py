@@ -1,0 +1,256 @@
+"""Toolset use cases: create, read, edit and delete live toolsets, and their effective state."""
+
+import re
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from fastapi import Depends
+from sqlalchemy import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.kit.auth import Principal, authenticate
+from app.kit.database import get_connection
+from app.kit.errors import Conflict, NotFound, Unprocessable
+from app.kit.etag import check_if_match
+from app.kit.pagination import encode_cursor
+from app.projects.service import resolve_project
+from app.toolsets import queries, state
+from app.toolsets.schemas import Toolset, ToolsetCreate, ToolsetUpdate
+from app.variations import queries as variation_queries
+
+
+class ToolsetNotFound(NotFound):
+    code = "toolset_not_found"
+
+
+class ToolsetSlugTaken(Conflict):
+    code = "toolset_slug_taken"
+
+
+class ToolsetInStagingMode(Conflict):
+    code = "toolset_in_staging_mode"
+
+
+class UnknownReferences(Unprocessable):
+    code = "unknown_references"
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-")
+    if not slug:
+        raise Unprocessable(
+            "Cannot derive a slug from this name; send `slug`.", errors=[{"field": "body.slug"}]
+        )
+    return slug
+
+
+def _unique_sorted(values: Sequence[str]) -> list[str]:
+    # Stored sorted and without duplicates, so equal selections compare equal.
+    return sorted(set(values))
+
+
+async def validate_references(
+    conn: AsyncConnection,
+    project_id: UUID,
+    tool_urns: Sequence[str] | None,
+    resource_urns: Sequence[str] | None,
+    prompt_names: Sequence[str] | None,
+) -> list[RowMapping] | None:
+    """422 naming every tool, resource or template the project does not have.
+
+    Returns the prompt templates to attach (None when `prompt_names` is None).
+    """
+    errors: list[dict[str, Any]] = []
+    if tool_urns:
+        for urn in await queries.missing_tool_urns(conn, project_id, tool_urns):
+            errors.append({"field": "body.tool_urns", "message": f"unknown tool {urn}", "value": urn})
+    if resource_urns:
+        for urn in await queries.missing_resource_urns(conn, project_id, resource_urns):
+            errors.append({"field": "body.resource_urns", "message": f"unknown resource {urn}", "value": urn})
+    prompts = None
+    if prompt_names is not None:
+        prompts = await queries.current_templates_by_name(conn, project_id, prompt_names)
+        for name in sorted(set(prompt_names) - {p["name"] for p in prompts}):
+            errors.append(
+                {"field": "body.prompt_template_names", "message": f"unknown template {name}", "value": name}
+            )
+    if errors:
+        names = ", ".join(e["value"] for e in errors[:10])
+        raise UnknownReferences(
+            f"The project's active deployment or templates do not have: {names}.", errors=errors
+        )
+    return prompts
+
+
+def staging_mode_refusal(project: str, slug: str) -> ToolsetInStagingMode:
+    base = f"/v1/projects/{project}/toolsets/{slug}/staging"
+    return ToolsetInStagingMode(
+        f"Toolset '{slug}' is in staging mode: edit its staging copy (POST {base} to create it, "
+        f"PATCH {base} to edit, POST {base}/publish to release).",
+        staging=base,
+    )
+
+
+async def apply_toolset_update(
+    conn: AsyncConnection, row: RowMapping, live_id: UUID, project_id: UUID, body: ToolsetUpdate
+) -> bool:
+    """Apply an update to a toolset row (live or staging copy); True when anything changed.
+
+    Shared by updateToolset and updateStagingVersion: same shapes, same rules.
+    """
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "slug"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"`{required}` cannot be null.", errors=[{"field": f"body.{required}"}])
+    prompts = await validate_references(
+        conn,
+        project_id,
+        changes.get("tool_urns"),
+        changes.get("resource_urns"),
+        changes.get("prompt_template_names"),
+    )
+    changed = False
+    tool_urns = _unique_sorted(changes.get("tool_urns", row["tool_urns"]))
+    resource_urns = _unique_sorted(changes.get("resource_urns", row["resource_urns"]))
+    if tool_urns != list(row["tool_urns"]) or resource_urns != list(row["resource_urns"]):
+        await queries.insert_selection(conn, row["id"], tool_urns, resource_urns, row["toolset_version_id"])
+        changed = True
+    if prompts is not None and sorted(p["name"] for p in prompts) != list(row["prompt_template_names"]):
+        await queries.replace_prompts(conn, row["id"], prompts)
+        changed = True
+    metadata = {
+        k: changes[k] for k in ("name", "slug", "description") if k in changes and changes[k] != row[k]
+    }
+    if (
+        "slug" in metadata
+        and row["parent_toolset_id"] is None
+        and await queries.slug_taken(conn, project_id, metadata["slug"], row["id"])
+    ):
+        raise ToolsetSlugTaken(f"A toolset with slug '{metadata['slug']}' already exists.")
+    if metadata or changed:
+        version = await queries.next_history_version(conn, live_id)
+        await queries.update_toolset(conn, row["id"], version=version, **metadata)
+        return True
+    return False
+
+
+async def live_toolset(conn: AsyncConnection, org: str, project: str, slug: str) -> RowMapping:
+    """The live toolset `slug` of the caller's project (404 for anything else)."""
+    project_id = (await resolve_project(conn, org, project))["id"]
+    row = await queries.find_live_toolset(conn, project_id, slug)
+    if row is None:
+        raise ToolsetNotFound(f"Toolset '{slug}' does not exist.")
+    return row
+
+
+async def locked_live_toolset(conn: AsyncConnection, org: str, project: str, slug: str) -> RowMapping:
+    """The same, row-locked: every write to a toolset, its staging copy or releases takes this first."""
+    project_id = (await resolve_project(conn, org, project))["id"]
+    live_id = await queries.lock_live_toolset(conn, project_id, slug)
+    if live_id is None:
+        raise ToolsetNotFound(f"Toolset '{slug}' does not exist.")
+    return await queries.get_toolset(conn, live_id)
+
+
+class ToolsetService:
+    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+        self.conn = conn
+        self.org = principal.organization_id
+
+    async def _project_id(self, project: str) -> UUID:
+        project_id: UUID = (await resolve_project(self.conn, self.org, project))["id"]
+        return project_id
+
+    async def create(self, project: str, body: ToolsetCreate) -> Toolset:
+        slug = body.slug or slugify(body.name)
+        try:
+            async with self.conn.begin():
+                project_id = await self._project_id(project)
+                prompts = await validate_references(
+                    self.conn, project_id, body.tool_urns, body.resource_urns, body.prompt_template_names
+                )
+                toolset_id = await queries.insert_toolset(
+                    self.conn,
+                    organization_id=self.org,
+                    project_id=project_id,
+                    name=body.name,
+                    slug=slug,
+                    description=body.description,
+                )
+                if toolset_id is None:
+                    raise ToolsetSlugTaken(f"A toolset with slug '{slug}' already exists.")
+                await queries.insert_selection(
+                    self.conn,
+                    toolset_id,
+                    _unique_sorted(body.tool_urns),
+                    _unique_sorted(body.resource_urns),
+                    None,
+                )
+                await queries.replace_prompts(self.conn, toolset_id, prompts or [])
+                row = await queries.get_toolset(self.conn, toolset_id)
+        except IntegrityError as exc:
+            raise ToolsetSlugTaken(f"A toolset with slug '{slug}' already exists.") from exc
+        return Toolset.model_validate(row)
+
+    async def get(self, project: str, slug: str) -> Toolset:
+        async with self.conn.begin():
+            row = await live_toolset(self.conn, self.org, project, slug)
+        return Toolset.model_validate(row)
+
+    async def list_toolsets(
+        self, project: str, after: list[Any] | None, limit: int
+    ) -> tuple[list[Toolset], str | None]:
+        async with self.conn.begin():
+            project_id = await self._project_id(project)
+            rows = await queries.list_live_toolsets(
+                self.conn, project_id, str(after[0]) if after else None, limit + 1
+            )
+        items = [Toolset.model_validate(r) for r in rows[:limit]]
+        return items, encode_cursor([items[-1].slug]) if len(rows) > limit else None
+
+    async def update(self, project: str, slug: str, body: ToolsetUpdate, if_match: str | None) -> Toolset:
+        try:
+            async with self.conn.begin():
+                row = await locked_live_toolset(self.conn, self.org, project, slug)
+                check_if_match(if_match, row["version"])
+                if row["editing_mode"] == "staging":
+                    raise staging_mode_refusal(project, slug)
+                await apply_toolset_update(self.conn, row, row["id"], row["project_id"], body)
+                row = await queries.get_toolset(self.conn, row["id"])
+        except IntegrityError as exc:
+            raise ToolsetSlugTaken(f"A toolset with slug '{body.slug}' already exists.") from exc
+        return Toolset.model_validate(row)
+
+    async def delete(self, project: str, slug: str, if_match: str | None) -> None:
+        async with self.conn.begin():
+            row = await locked_live_toolset(self.conn, self.org, project, slug)
+            check_if_match(if_match, row["version"])
+            staging = await queries.find_staging_copy(self.conn, row["id"])
+            groups = [
+                row["tool_variations_group_id"],
+                staging["tool_variations_group_id"] if staging else None,
+            ]
+            await queries.delete_toolset(self.conn, row["id"])
+            # The toolset's own groups serve nothing once it is gone (its releases went with it).
+            await variation_queries.delete_groups(self.conn, [g for g in groups if g is not None])
+
+    async def effective_json(self, project: str, slug: str) -> bytes:
+        """The hot path: one indexed lookup, then (in staging mode) a cached release state.
+
+        Read in autocommit: each statement sees a consistent snapshot and the
+        release it reads is immutable, so a transaction would only add round trips.
+        """
+        await self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        pointer = await queries.find_live_pointer(self.conn, self.org, project, slug)
+        if pointer is None:
+            await live_toolset(self.conn, self.org, project, slug)  # raises the precise 404
+        assert pointer is not None
+        return await state.served_state_json(self.conn, pointer)
+
+
+def toolset_service(
+    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+) -> ToolsetService:
+    return ToolsetService(conn, principal)
