@@ -8,13 +8,30 @@ from fastapi import FastAPI
 
 from app import health
 from app.db.engine import create_engine
-from app.db.migrations import head_revision
+from app.db.migrations import current_revision, head_revision
 from app.deployments.router import router as deployments_router
+from app.kit import metrics
 from app.kit.errors import install_error_handlers
 from app.kit.logging import RequestIdMiddleware, configure_logging
+from app.kit.metrics import MetricsMiddleware
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
+from app.releases.router import router as releases_router
 from app.settings import get_settings
+from app.staging.router import router as staging_router
+from app.toolsets.router import router as toolsets_router
+from app.variations.router import router as variations_router
+
+API_PREFIX = "/v1"
+API_ROUTERS = (
+    projects_router,
+    deployments_router,
+    prompt_templates_router,
+    toolsets_router,
+    variations_router,
+    staging_router,
+    releases_router,
+)
 
 TAGS = [
     {"name": "projects", "description": "Projects own deployments, toolsets and templates."},
@@ -37,6 +54,15 @@ def create_app(database_url: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = create_engine(url, pool_size=settings.toolsets_db_pool_size)
         app.state.expected_revision = head_revision(url)
+        async with app.state.engine.connect() as conn:
+            found = await current_revision(conn)
+        if found != app.state.expected_revision:
+            # Serving against another schema corrupts data quietly; refuse loudly instead.
+            await app.state.engine.dispose()
+            raise RuntimeError(
+                f"The database schema is at revision {found}, this build needs "
+                f"{app.state.expected_revision}: run `toolsets migrate` first."
+            )
         try:
             yield
         finally:
@@ -53,10 +79,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, api_prefix=API_PREFIX)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
-    for router in (projects_router, deployments_router, prompt_templates_router):
-        app.include_router(router, prefix="/v1")
+    app.include_router(metrics.router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     return app
 
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from cachetools import TTLCache
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
@@ -18,6 +19,11 @@ from app.kit.errors import Forbidden, Unauthorized
 Scope = Literal["read", "write", "release"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "release")
 KEY_PREFIX = "tsk_"
+
+# Verified keys are remembered briefly so the hot read path does not query api_keys on
+# every request; a revoked key therefore stops working within this many seconds.
+KEY_CACHE_SECONDS = 10
+_verified: TTLCache[str, "Principal"] = TTLCache(maxsize=10_000, ttl=KEY_CACHE_SECONDS)
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `toolsets create-api-key`.")
 
@@ -66,18 +72,26 @@ async def authenticate(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+    key_hash = hash_key(credentials.credentials)
+    cached = _verified.get(key_hash)
+    if cached is not None:
+        return cached
     async with conn.begin():
         row = (
             await conn.execute(
                 select(api_keys.c.id, api_keys.c.organization_id, api_keys.c.scopes).where(
-                    api_keys.c.key_hash == hash_key(credentials.credentials),
+                    api_keys.c.key_hash == key_hash,
                     api_keys.c.revoked_at.is_(None),
                 )
             )
         ).one_or_none()
     if row is None:
         raise Unauthorized("The API key is unknown or revoked.")
-    return Principal(organization_id=row.organization_id, key_id=str(row.id), scopes=frozenset(row.scopes))
+    principal = Principal(
+        organization_id=row.organization_id, key_id=str(row.id), scopes=frozenset(row.scopes)
+    )
+    _verified[key_hash] = principal
+    return principal
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:

@@ -47,7 +47,7 @@ class ProjectService:
             row = await resolve_project(self.conn, self.org, slug)
         return Project.model_validate(row)
 
-    async def list(self, after: list[Any] | None, limit: int) -> tuple[list[Project], str | None]:
+    async def list_projects(self, after: list[Any] | None, limit: int) -> tuple[list[Project], str | None]:
         after_slug = str(after[0]) if after else None
         async with self.conn.begin():
             rows = await queries.list_projects(self.conn, self.org, after_slug, limit + 1)

@@ -1,0 +1,41 @@
+"""The difference between two effective states, ordered stably (by URN, then name)."""
+
+from typing import Any
+
+METADATA_FIELDS = ("name", "slug", "description")
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    return {
+        field: {"from": before.get(field), "to": after.get(field)}
+        for field in sorted(set(before) | set(after))
+        if field != key and before.get(field) != after.get(field)
+    }
+
+
+def _diff_items(before: list[dict[str, Any]], after: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    old = {item[key]: item for item in before}
+    new = {item[key]: item for item in after}
+    changed = []
+    for name in sorted(old.keys() & new.keys()):
+        fields = _changed_fields(old[name], new[name], key)
+        if fields:
+            changed.append({key: name, "fields": fields})
+    return {
+        "added": sorted(new.keys() - old.keys()),
+        "removed": sorted(old.keys() - new.keys()),
+        "changed": changed,
+    }
+
+
+def diff_states(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {
+            field: {"from": before[field], "to": after[field]}
+            for field in METADATA_FIELDS
+            if before[field] != after[field]
+        },
+        "tools": _diff_items(before["tools"], after["tools"], "urn"),
+        "resources": _diff_items(before["resources"], after["resources"], "urn"),
+        "prompts": _diff_items(before["prompts"], after["prompts"], "name"),
+    }

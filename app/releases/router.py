@@ -1,0 +1,118 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from app.kit.auth import RequireRead, RequireRelease
+from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
+from app.kit.pagination import Page as PageParams
+from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, Page
+from app.releases.schemas import AuditEntry, Release, ReleaseCreate, StateDiff
+from app.releases.service import ReleaseService, release_service
+from app.toolsets.schemas import EffectiveToolset
+
+router = APIRouter(
+    prefix="/projects/{project}/toolsets/{toolset}", tags=["releases"], responses=AUTH_RESPONSES | NOT_FOUND
+)
+
+ReleaseNumber = Annotated[int, Path(ge=1, le=2**62, description="The release's number, 1, 2, 3…")]
+SIDE_PATTERN = r"^(live|staging|release:[1-9][0-9]{0,17})$"
+FromSide = Annotated[str, Query(alias="from", pattern=SIDE_PATTERN, description="live, staging or release:N")]
+ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description="live, staging or release:N")]
+
+
+@router.post(
+    "/releases",
+    operation_id="createRelease",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireRelease],
+    responses=CONFLICT,
+)
+async def create_release(
+    project: str,
+    toolset: str,
+    response: Response,
+    body: ReleaseCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
+    service: ReleaseService = Depends(release_service),
+) -> Release:
+    """Capture the toolset's current state as its next release and make it current."""
+    release, replayed = await service.create(project, toolset, body.notes if body else None, idempotency_key)
+    response.headers["Location"] = (
+        f"/v1/projects/{project}/toolsets/{toolset}/releases/{release.release_number}"
+    )
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return release
+
+
+@router.get("/releases", operation_id="listReleases", dependencies=[RequireRead])
+async def list_releases(
+    project: str,
+    toolset: str,
+    page: PageParams = Depends(),
+    service: ReleaseService = Depends(release_service),
+) -> Page[Release]:
+    """Newest first."""
+    items, cursor = await service.list_releases(project, toolset, page.position(), page.limit)
+    return Page[Release](items=items, next_cursor=cursor)
+
+
+@router.get("/releases/{release_number}", operation_id="getRelease", dependencies=[RequireRead])
+async def get_release(
+    project: str,
+    toolset: str,
+    release_number: ReleaseNumber,
+    service: ReleaseService = Depends(release_service),
+) -> Release:
+    return await service.get(project, toolset, release_number)
+
+
+@router.get("/releases/{release_number}/state", operation_id="getReleaseState", dependencies=[RequireRead])
+async def get_release_state(
+    project: str,
+    toolset: str,
+    release_number: ReleaseNumber,
+    service: ReleaseService = Depends(release_service),
+) -> EffectiveToolset:
+    """The full effective toolset exactly as this release published it."""
+    return await service.state(project, toolset, release_number)
+
+
+@router.post(
+    "/releases/{release_number}/rollback",
+    operation_id="rollbackToRelease",
+    dependencies=[RequireRelease],
+    responses=CONFLICT,
+)
+async def rollback_to_release(
+    project: str,
+    toolset: str,
+    release_number: ReleaseNumber,
+    service: ReleaseService = Depends(release_service),
+) -> Release:
+    """Make this release current (back or forward); nothing is copied, the pointer moves."""
+    return await service.rollback(project, toolset, release_number)
+
+
+@router.get("/diff", operation_id="diffToolsetStates", dependencies=[RequireRead])
+async def diff_toolset_states(
+    project: str,
+    toolset: str,
+    from_: FromSide,
+    to: ToSide,
+    service: ReleaseService = Depends(release_service),
+) -> StateDiff:
+    """What changes from one state to another: each side is `live`, `staging` or `release:N`."""
+    return await service.diff(project, toolset, from_, to)
+
+
+@router.get("/audit", operation_id="listToolsetAuditEntries", dependencies=[RequireRead])
+async def list_toolset_audit_entries(
+    project: str,
+    toolset: str,
+    page: PageParams = Depends(),
+    service: ReleaseService = Depends(release_service),
+) -> Page[AuditEntry]:
+    """Publishes, rollbacks, mode switches and discards, newest first."""
+    items, cursor = await service.audit(project, toolset, page.position(), page.limit)
+    return Page[AuditEntry](items=items, next_cursor=cursor)

@@ -1,0 +1,272 @@
+"""Release use cases: create, read, list, state, rollback, diff and the audit log.
+
+Every write takes the live toolset's row lock first; release numbers, the
+current-release pointer and idempotency keys are therefore consistent across
+any number of server processes, by PostgreSQL alone.
+"""
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import Depends
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.kit.auth import Principal, authenticate
+from app.kit.database import get_connection
+from app.kit.errors import Conflict, NotFound, Unprocessable
+from app.kit.metrics import RELEASES, ROLLBACKS
+from app.kit.pagination import encode_cursor
+from app.releases import capture
+from app.releases import queries as release_queries
+from app.releases.diff import diff_states
+from app.releases.schemas import AuditEntry, Release, StateDiff
+from app.toolsets import queries as toolset_queries
+from app.toolsets import state
+from app.toolsets.schemas import EffectiveToolset
+from app.toolsets.service import live_toolset, locked_live_toolset
+from app.variations import queries as variation_queries
+
+
+class ReleaseNotFound(NotFound):
+    code = "release_not_found"
+
+
+class StagingNotFound(NotFound):
+    code = "staging_not_found"
+
+
+class RollbackInIterationMode(Conflict):
+    code = "rollback_in_iteration_mode"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+def as_release(row: RowMapping, current_release_id: UUID | None) -> Release:
+    return Release.model_validate({**row, "current": row["id"] == current_release_id})
+
+
+async def record_release(
+    conn: AsyncConnection, live: RowMapping, source_id: UUID, notes: str | None, actor: str
+) -> tuple[UUID, int]:
+    """Capture state and insert the next release of `live`, making it current.
+
+    `source_id` is whose selection and metadata are captured: the live row itself,
+    or its staging copy at publish. The caller holds the live row's lock and has
+    brought the live toolset's own variations group to what is being released.
+    """
+    source_state_id = await capture.capture_source_state(conn, live["project_id"])
+    toolset_version_id = await capture.capture_toolset_state(conn, live["id"], source_id)
+    variations = await capture.capture_variations_state(
+        conn, live["project_id"], live["tool_variations_group_id"]
+    )
+    number = await release_queries.next_release_number(conn, live["id"])
+    release_id = await release_queries.insert_release(
+        conn,
+        toolset_id=live["id"],
+        source_state_id=source_state_id,
+        toolset_version_id=toolset_version_id,
+        global_variations_version_id=variations.global_version_id,
+        toolset_variations_version_id=variations.toolset_version_id,
+        release_number=number,
+        notes=notes,
+        released_by_user_id=actor,
+    )
+    await toolset_queries.update_toolset(conn, live["id"], current_release_id=release_id)
+    return release_id, number
+
+
+def request_fingerprint(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def replayed_release(
+    conn: AsyncConnection, toolset_id: UUID, operation: str, key: str | None, fingerprint: str
+) -> UUID | None:
+    """The release an earlier request with this Idempotency-Key made, if any."""
+    if key is None:
+        return None
+    stored = await release_queries.find_idempotency_key(conn, toolset_id, operation, key)
+    if stored is None:
+        return None
+    if stored["request_hash"] != fingerprint:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key '{key}' was used with a different request; use a new key for a new request."
+        )
+    release_id: UUID = stored["release_id"]
+    return release_id
+
+
+_SIDE = re.compile(r"^(live|staging|release:([1-9][0-9]{0,17}))$")
+
+
+class ReleaseService:
+    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+        self.conn = conn
+        self.org = principal.organization_id
+        self.actor = principal.key_id
+
+    async def _release(self, live: RowMapping, number: int) -> RowMapping:
+        row = await release_queries.find_release(self.conn, live["id"], number)
+        if row is None:
+            raise ReleaseNotFound(f"Toolset '{live['slug']}' has no release {number}.")
+        return row
+
+    async def create(
+        self, project: str, slug: str, notes: str | None, idempotency_key: str | None
+    ) -> tuple[Release, bool]:
+        """CreateRelease; returns the release and whether it was replayed for a retried key."""
+        fingerprint = request_fingerprint({"notes": notes})
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            replayed = await replayed_release(
+                self.conn, live["id"], "create_release", idempotency_key, fingerprint
+            )
+            if replayed is not None:
+                row = await release_queries.get_release(self.conn, replayed)
+                live = await toolset_queries.get_toolset(self.conn, live["id"])
+                return as_release(row, live["current_release_id"]), True
+            previous = live["current_release_number"]
+            release_id, number = await record_release(self.conn, live, live["id"], notes, self.actor)
+            await release_queries.insert_audit_entry(
+                self.conn, live["id"], "create_release", self.actor, previous, number
+            )
+            if idempotency_key is not None:
+                await release_queries.insert_idempotency_key(
+                    self.conn, live["id"], "create_release", idempotency_key, fingerprint, release_id
+                )
+            row = await release_queries.get_release(self.conn, release_id)
+        RELEASES.labels("create_release").inc()
+        return as_release(row, release_id), False
+
+    async def get(self, project: str, slug: str, number: int) -> Release:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            return as_release(await self._release(live, number), live["current_release_id"])
+
+    async def list_releases(
+        self, project: str, slug: str, after: list[Any] | None, limit: int
+    ) -> tuple[list[Release], str | None]:
+        position = None
+        if after is not None:
+            try:
+                position = (datetime.fromisoformat(str(after[0])), int(after[1]))
+            except (ValueError, IndexError, TypeError) as exc:
+                raise Unprocessable("The cursor is not one this service issued.") from exc
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            rows = await release_queries.list_releases(self.conn, live["id"], position, limit + 1)
+        items = [as_release(r, live["current_release_id"]) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        cursor = encode_cursor([last["created_at"].isoformat(), last["release_number"]]) if last else None
+        return items, cursor
+
+    async def state(self, project: str, slug: str, number: int) -> EffectiveToolset:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            release = await self._release(live, number)
+            return EffectiveToolset.model_validate(await state.release_state(self.conn, release["id"]))
+
+    async def rollback(self, project: str, slug: str, number: int) -> Release:
+        """Make release `number` current again; no state is copied, only pointers move."""
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            if live["editing_mode"] != "staging":
+                raise RollbackInIterationMode(
+                    f"Toolset '{slug}' is in iteration mode and serves its current data; switch it "
+                    "to staging mode (PUT .../editing-mode) before rolling back to a release."
+                )
+            release = await self._release(live, number)
+            moved = release["id"] != live["current_release_id"]
+            if moved:
+                await bring_live_to_release(self.conn, live, release)
+                await release_queries.insert_audit_entry(
+                    self.conn, live["id"], "rollback", self.actor, live["current_release_number"], number
+                )
+        if moved:
+            ROLLBACKS.inc()
+        return as_release(release, release["id"])
+
+    async def diff(self, project: str, slug: str, from_side: str, to_side: str) -> StateDiff:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            before = await self._side_state(live, from_side, "from")
+            after = await self._side_state(live, to_side, "to")
+        return StateDiff.model_validate({"from": from_side, "to": to_side, **diff_states(before, after)})
+
+    async def _side_state(self, live: RowMapping, side: str, parameter: str) -> dict[str, Any]:
+        match = _SIDE.match(side)
+        if match is None:
+            raise Unprocessable(
+                f"`{parameter}` must be live, staging or release:N, not '{side}'.",
+                errors=[{"field": f"query.{parameter}", "message": "expected live, staging or release:N"}],
+            )
+        if side == "live":
+            return await state.served_state(self.conn, live)
+        if side == "staging":
+            staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
+            if staging is None:
+                raise StagingNotFound(f"Toolset '{live['slug']}' has no staging copy.")
+            return await state.current_state(self.conn, staging["id"])
+        release = await self._release(live, int(match.group(2)))
+        return await state.release_state(self.conn, release["id"])
+
+    async def audit(
+        self, project: str, slug: str, after: list[Any] | None, limit: int
+    ) -> tuple[list[AuditEntry], str | None]:
+        position = None
+        if after is not None:
+            try:
+                position = (datetime.fromisoformat(str(after[0])), UUID(str(after[1])))
+            except (ValueError, IndexError, TypeError) as exc:
+                raise Unprocessable("The cursor is not one this service issued.") from exc
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            rows = await release_queries.list_audit_entries(self.conn, live["id"], position, limit + 1)
+        items = [AuditEntry.model_validate(r) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])]) if last else None
+        return items, cursor
+
+
+async def bring_live_to_release(conn: AsyncConnection, live: RowMapping, release: RowMapping) -> None:
+    """Point the live toolset at `release` and make its row show that release.
+
+    Metadata, selection, prompt attachments and own variations follow the release
+    (so the next staging copy starts from what is served); the slug stays, since it
+    is the toolset's address. Every write is set-based.
+    """
+    snapshot = await toolset_queries.get_toolset_version(conn, release["toolset_version_id"])
+    if list(snapshot["tool_urns"]) != list(live["tool_urns"]) or list(snapshot["resource_urns"]) != list(
+        live["resource_urns"]
+    ):
+        await toolset_queries.insert_selection(
+            conn, live["id"], snapshot["tool_urns"], snapshot["resource_urns"], live["toolset_version_id"]
+        )
+    await toolset_queries.attach_prompt_histories(conn, live["id"], snapshot["prompt_history_ids"])
+    group_ids: list[UUID] = []
+    if release["toolset_variations_version_id"] is not None:
+        group_ids = await variation_queries.group_version_ids(conn, release["toolset_variations_version_id"])
+    if live["tool_variations_group_id"] is not None:
+        await variation_queries.sync_group(conn, live["tool_variations_group_id"], group_ids)
+    version = await toolset_queries.next_history_version(conn, live["id"])
+    await toolset_queries.update_toolset(
+        conn,
+        live["id"],
+        current_release_id=release["id"],
+        name=snapshot["name"] or live["name"],
+        description=snapshot["description"],
+        version=version,
+    )
+
+
+def release_service(
+    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+) -> ReleaseService:
+    return ReleaseService(conn, principal)

@@ -1,0 +1,172 @@
+from fastapi import APIRouter, Depends, Path, Response, status
+
+from app.kit.auth import RequireRead, RequireRelease, RequireWrite
+from app.kit.etag import IfMatch, etag
+from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
+from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION
+from app.releases.schemas import Release, ReleaseCreate, StateDiff
+from app.staging.schemas import EditingModeSwitch
+from app.staging.service import StagingService, staging_path, staging_service
+from app.toolsets.schemas import Toolset, ToolsetUpdate
+from app.variations.schemas import Variation, VariationFields
+
+router = APIRouter(
+    prefix="/projects/{project}/toolsets/{toolset}", tags=["staging"], responses=AUTH_RESPONSES | NOT_FOUND
+)
+
+ToolUrn = Path(description="A tool URN, such as `tools:http:petstore:get_pet`.")
+
+
+def _with_etag(response: Response, toolset: Toolset) -> Toolset:
+    response.headers["ETag"] = etag(toolset.version)
+    return toolset
+
+
+@router.put(
+    "/editing-mode",
+    operation_id="switchEditingMode",
+    dependencies=[RequireRelease],
+    responses=CONFLICT,
+)
+async def switch_editing_mode(
+    project: str,
+    toolset: str,
+    body: EditingModeSwitch,
+    response: Response,
+    service: StagingService = Depends(staging_service),
+) -> Toolset:
+    """To staging: the current state becomes a release (reused if unchanged) that the toolset serves.
+    To iteration: refused while a staging copy exists, unless `discard_staging`."""
+    return _with_etag(response, await service.switch_mode(project, toolset, body.mode, body.discard_staging))
+
+
+@router.post(
+    "/staging",
+    operation_id="createStagingVersion",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireWrite],
+    responses=CONFLICT,
+)
+async def create_staging_version(
+    project: str, toolset: str, response: Response, service: StagingService = Depends(staging_service)
+) -> Toolset:
+    """Copy the live toolset (metadata, selection, prompts, own variations) into its staging copy."""
+    staging = await service.create(project, toolset)
+    response.headers["Location"] = staging_path(project, toolset)
+    return _with_etag(response, staging)
+
+
+@router.get("/staging", operation_id="getStagingVersion", dependencies=[RequireRead])
+async def get_staging_version(
+    project: str, toolset: str, response: Response, service: StagingService = Depends(staging_service)
+) -> Toolset:
+    return _with_etag(response, await service.get(project, toolset))
+
+
+@router.patch(
+    "/staging",
+    operation_id="updateStagingVersion",
+    dependencies=[RequireWrite],
+    responses=CONFLICT | PRECONDITION,
+)
+async def update_staging_version(
+    project: str,
+    toolset: str,
+    body: ToolsetUpdate,
+    response: Response,
+    if_match: IfMatch = None,
+    service: StagingService = Depends(staging_service),
+) -> Toolset:
+    return _with_etag(response, await service.update(project, toolset, body, if_match))
+
+
+@router.delete(
+    "/staging",
+    operation_id="discardStagingVersion",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[RequireWrite],
+    responses=PRECONDITION,
+)
+async def discard_staging_version(
+    project: str, toolset: str, if_match: IfMatch = None, service: StagingService = Depends(staging_service)
+) -> None:
+    """Delete the staging copy; releases are untouched."""
+    await service.discard(project, toolset, if_match)
+
+
+@router.get("/staging/variations", operation_id="listStagingVariations", dependencies=[RequireRead])
+async def list_staging_variations(
+    project: str, toolset: str, service: StagingService = Depends(staging_service)
+) -> list[Variation]:
+    return await service.list_variations(project, toolset)
+
+
+@router.put(
+    "/staging/variations/{tool_urn}",
+    operation_id="upsertStagingVariation",
+    dependencies=[RequireWrite],
+    responses=PRECONDITION,
+)
+async def upsert_staging_variation(
+    project: str,
+    toolset: str,
+    body: VariationFields,
+    tool_urn: str = ToolUrn,
+    if_match: IfMatch = None,
+    service: StagingService = Depends(staging_service),
+) -> Variation:
+    return await service.write_variation(project, toolset, tool_urn, body, if_match)
+
+
+@router.delete(
+    "/staging/variations/{tool_urn}",
+    operation_id="deleteStagingVariation",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[RequireWrite],
+    responses=PRECONDITION,
+)
+async def delete_staging_variation(
+    project: str,
+    toolset: str,
+    tool_urn: str = ToolUrn,
+    if_match: IfMatch = None,
+    service: StagingService = Depends(staging_service),
+) -> Response:
+    await service.write_variation(project, toolset, tool_urn, None, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/staging/diff", operation_id="diffStagingVersion", dependencies=[RequireRead])
+async def diff_staging_version(
+    project: str, toolset: str, service: StagingService = Depends(staging_service)
+) -> StateDiff:
+    """What publishing would change: the live (served) state against the staging copy."""
+    return await service.diff(project, toolset)
+
+
+@router.post(
+    "/staging/publish",
+    operation_id="publishStagingVersion",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireRelease],
+    responses=CONFLICT | PRECONDITION,
+)
+async def publish_staging_version(
+    project: str,
+    toolset: str,
+    response: Response,
+    body: ReleaseCreate | None = None,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+    service: StagingService = Depends(staging_service),
+) -> Release:
+    """The staging copy becomes the next release, served at once; the staging copy is removed."""
+    release, replayed = await service.publish(
+        project, toolset, body.notes if body else None, if_match, idempotency_key
+    )
+    response.headers["Location"] = (
+        f"/v1/projects/{project}/toolsets/{toolset}/releases/{release.release_number}"
+    )
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return release

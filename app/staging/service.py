@@ -1,0 +1,321 @@
+"""Staging use cases: editing modes, the staging copy, publish and discard.
+
+A toolset in staging mode serves its current release; edits go to its staging
+copy, a `toolsets` row with `parent_toolset_id` = the live row, which publish
+turns into the next release in one transaction.
+"""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import Depends
+from sqlalchemy import RowMapping
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.kit.auth import Principal, authenticate
+from app.kit.database import get_connection
+from app.kit.errors import Conflict, NotFound
+from app.kit.etag import check_if_match
+from app.kit.metrics import RELEASES
+from app.releases import queries as release_queries
+from app.releases.diff import diff_states
+from app.releases.schemas import Release, StateDiff
+from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
+from app.toolsets import queries as toolset_queries
+from app.toolsets import state
+from app.toolsets.schemas import Toolset, ToolsetUpdate
+from app.toolsets.service import (
+    ToolsetSlugTaken,
+    apply_toolset_update,
+    live_toolset,
+    locked_live_toolset,
+)
+from app.variations import queries as variation_queries
+from app.variations.schemas import Variation, VariationFields
+from app.variations.service import (
+    VariationNotFound,
+    as_variation,
+    current_of,
+    ensure_toolset_group,
+    write_variation,
+)
+
+
+class StagingNotFound(NotFound):
+    code = "staging_not_found"
+
+
+class StagingExists(Conflict):
+    code = "staging_exists"
+
+
+class NotInStagingMode(Conflict):
+    code = "not_in_staging_mode"
+
+
+class NoStagingToPublish(Conflict):
+    code = "no_staging_copy"
+
+
+def staging_path(project: str, slug: str) -> str:
+    return f"/v1/projects/{project}/toolsets/{slug}/staging"
+
+
+class StagingService:
+    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+        self.conn = conn
+        self.org = principal.organization_id
+        self.actor = principal.key_id
+
+    # --- editing mode ---
+
+    async def switch_mode(self, project: str, slug: str, mode: str, discard_staging: bool) -> Toolset:
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            if live["editing_mode"] == mode:
+                return Toolset.model_validate(live)
+            details: dict[str, Any] = {"from": live["editing_mode"], "to": mode}
+            if mode == "staging":
+                release_number = await self._release_for_switch(live)
+                details["release_number"] = release_number
+            else:
+                staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
+                if staging is not None:
+                    if not discard_staging:
+                        raise StagingExists(
+                            f"Toolset '{slug}' has a staging copy with unpublished changes: publish or "
+                            "discard it, or switch with `discard_staging: true`.",
+                            location=staging_path(project, slug),
+                        )
+                    await self._delete_staging(staging)
+                    details["discarded_staging_version"] = staging["version"]
+            version = await toolset_queries.next_history_version(self.conn, live["id"])
+            await toolset_queries.update_toolset(self.conn, live["id"], editing_mode=mode, version=version)
+            await release_queries.insert_audit_entry(
+                self.conn,
+                live["id"],
+                "mode_switch",
+                self.actor,
+                live["current_release_number"],
+                details.get("release_number", live["current_release_number"]),
+                details,
+            )
+            row = await toolset_queries.get_toolset(self.conn, live["id"])
+        return Toolset.model_validate(row)
+
+    async def _release_for_switch(self, live: RowMapping) -> int:
+        """Capture the current state as a release, reusing the current one when nothing changed,
+        so that clients see no change at the switch."""
+        if live["current_release_id"] is not None:
+            current = await release_queries.get_release(self.conn, live["current_release_id"])
+            now = await state.current_state(self.conn, live["id"])
+            published = await state.release_state(self.conn, current["id"])
+            if now == published | {"release_number": None}:
+                number: int = current["release_number"]
+                return number
+        _, number = await record_release(
+            self.conn, live, live["id"], "Captured when switching to staging mode", self.actor
+        )
+        return number
+
+    # --- the staging copy ---
+
+    async def create(self, project: str, slug: str) -> Toolset:
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            if live["editing_mode"] != "staging":
+                raise NotInStagingMode(
+                    f"Toolset '{slug}' is in iteration mode: switch it to staging mode first "
+                    f"(PUT /v1/projects/{project}/toolsets/{slug}/editing-mode)."
+                )
+            existing = await toolset_queries.find_staging_copy(self.conn, live["id"])
+            if existing is not None:
+                raise StagingExists(
+                    f"Toolset '{slug}' already has a staging copy (version {existing['version']}).",
+                    location=staging_path(project, slug),
+                )
+            staging_id = await toolset_queries.insert_toolset(
+                self.conn,
+                organization_id=self.org,
+                project_id=live["project_id"],
+                name=live["name"],
+                slug=live["slug"],
+                description=live["description"],
+                parent_toolset_id=live["id"],
+                predecessor_id=live["id"],
+                history_id=await toolset_queries.history_of(self.conn, live["id"]),
+                editing_mode="staging",
+                version=await toolset_queries.next_history_version(self.conn, live["id"]),
+            )
+            assert staging_id is not None  # the version is fresh under the live row's lock
+            await toolset_queries.insert_selection(
+                self.conn, staging_id, live["tool_urns"], live["resource_urns"], None
+            )
+            await toolset_queries.copy_prompts(self.conn, live["id"], staging_id)
+            if live["tool_variations_group_id"] is not None:
+                staging = await toolset_queries.get_toolset(self.conn, staging_id)
+                group_id = await ensure_toolset_group(self.conn, staging)
+                live_ids = await variation_queries.current_variation_ids(
+                    self.conn, [live["tool_variations_group_id"]]
+                )
+                await variation_queries.sync_group(self.conn, group_id, live_ids[0])
+            row = await toolset_queries.get_toolset(self.conn, staging_id)
+        return Toolset.model_validate(row)
+
+    async def _staging_of(self, live: RowMapping) -> RowMapping:
+        staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
+        if staging is None:
+            raise StagingNotFound(f"Toolset '{live['slug']}' has no staging copy.")
+        return staging
+
+    async def get(self, project: str, slug: str) -> Toolset:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            return Toolset.model_validate(await self._staging_of(live))
+
+    async def update(self, project: str, slug: str, body: ToolsetUpdate, if_match: str | None) -> Toolset:
+        try:
+            async with self.conn.begin():
+                live = await locked_live_toolset(self.conn, self.org, project, slug)
+                staging = await self._staging_of(live)
+                check_if_match(if_match, staging["version"])
+                await apply_toolset_update(self.conn, staging, live["id"], live["project_id"], body)
+                row = await toolset_queries.get_toolset(self.conn, staging["id"])
+        except IntegrityError as exc:
+            raise ToolsetSlugTaken(f"A toolset with slug '{body.slug}' already exists.") from exc
+        return Toolset.model_validate(row)
+
+    async def discard(self, project: str, slug: str, if_match: str | None) -> None:
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            staging = await self._staging_of(live)
+            check_if_match(if_match, staging["version"])
+            await self._delete_staging(staging)
+            await release_queries.insert_audit_entry(
+                self.conn,
+                live["id"],
+                "discard",
+                self.actor,
+                details={"staging_version": staging["version"]},
+            )
+
+    async def _delete_staging(self, staging: RowMapping) -> None:
+        await toolset_queries.delete_toolset(self.conn, staging["id"])
+        if staging["tool_variations_group_id"] is not None:
+            await variation_queries.delete_groups(self.conn, [staging["tool_variations_group_id"]])
+
+    # --- staging variations ---
+
+    async def list_variations(self, project: str, slug: str) -> list[Variation]:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            staging = await self._staging_of(live)
+            return await current_of(self.conn, staging["tool_variations_group_id"])
+
+    async def write_variation(
+        self, project: str, slug: str, tool_urn: str, body: VariationFields | None, if_match: str | None
+    ) -> Variation:
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            staging = await self._staging_of(live)
+            check_if_match(if_match, staging["version"])
+            if body is None and staging["tool_variations_group_id"] is None:
+                raise VariationNotFound(f"No variation of {tool_urn} to delete.")
+            group_id = await ensure_toolset_group(self.conn, staging)
+            fields = body.model_dump() if body is not None else None
+            row, changed = await write_variation(self.conn, live["project_id"], group_id, tool_urn, fields)
+            if changed:
+                version = await toolset_queries.next_history_version(self.conn, live["id"])
+                await toolset_queries.update_toolset(self.conn, staging["id"], version=version)
+        return as_variation(row)
+
+    # --- diff and publish ---
+
+    async def diff(self, project: str, slug: str) -> StateDiff:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            staging = await self._staging_of(live)
+            before = await state.served_state(self.conn, live)
+            after = await state.current_state(self.conn, staging["id"])
+        return StateDiff.model_validate({"from": "live", "to": "staging", **diff_states(before, after)})
+
+    async def publish(
+        self, project: str, slug: str, notes: str | None, if_match: str | None, idempotency_key: str | None
+    ) -> tuple[Release, bool]:
+        """PublishStagingVersion, in one transaction: the staging copy becomes the next release,
+        the live row shows it, and the staging copy is gone."""
+        fingerprint = request_fingerprint({"notes": notes})
+        try:
+            async with self.conn.begin():
+                live = await locked_live_toolset(self.conn, self.org, project, slug)
+                replayed = await replayed_release(
+                    self.conn, live["id"], "publish", idempotency_key, fingerprint
+                )
+                if replayed is not None:
+                    row = await release_queries.get_release(self.conn, replayed)
+                    return as_release(row, live["current_release_id"]), True
+                staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
+                if staging is None:
+                    raise NoStagingToPublish(
+                        f"Toolset '{slug}' has no staging copy to publish (already published or discarded)."
+                    )
+                check_if_match(if_match, staging["version"])
+                live = await self._bring_live_to_staging(live, staging)
+                release_id, number = await record_release(self.conn, live, staging["id"], notes, self.actor)
+                await self._delete_staging(staging)
+                await release_queries.insert_audit_entry(
+                    self.conn,
+                    live["id"],
+                    "publish",
+                    self.actor,
+                    live["current_release_number"],
+                    number,
+                    {"staging_version": staging["version"]},
+                )
+                if idempotency_key is not None:
+                    await release_queries.insert_idempotency_key(
+                        self.conn, live["id"], "publish", idempotency_key, fingerprint, release_id
+                    )
+                row = await release_queries.get_release(self.conn, release_id)
+        except IntegrityError as exc:
+            raise ToolsetSlugTaken("The staging copy's slug is taken by another toolset.") from exc
+        RELEASES.labels("publish").inc()
+        return as_release(row, release_id), False
+
+    async def _bring_live_to_staging(self, live: RowMapping, staging: RowMapping) -> RowMapping:
+        """Live metadata, prompt attachments and own variations become the staging copy's.
+
+        (The selection follows through the toolset_versions row that capture writes.)
+        """
+        if staging["slug"] != live["slug"] and await toolset_queries.slug_taken(
+            self.conn, live["project_id"], staging["slug"], live["id"]
+        ):
+            raise ToolsetSlugTaken(f"A toolset with slug '{staging['slug']}' already exists.")
+        staging_ids: list[UUID] = []
+        if staging["tool_variations_group_id"] is not None:
+            staging_ids = (
+                await variation_queries.current_variation_ids(
+                    self.conn, [staging["tool_variations_group_id"]]
+                )
+            )[0]
+        if staging_ids or live["tool_variations_group_id"] is not None:
+            group_id = await ensure_toolset_group(self.conn, live)
+            await variation_queries.sync_group(self.conn, group_id, staging_ids)
+        await toolset_queries.copy_prompts(self.conn, staging["id"], live["id"])
+        version = await toolset_queries.next_history_version(self.conn, live["id"])
+        await toolset_queries.update_toolset(
+            self.conn,
+            live["id"],
+            name=staging["name"],
+            slug=staging["slug"],
+            description=staging["description"],
+            version=version,
+        )
+        return await toolset_queries.get_toolset(self.conn, live["id"])
+
+
+def staging_service(
+    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+) -> StagingService:
+    return StagingService(conn, principal)
