@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
-from app.kit.errors import Conflict, NotFound, Unprocessable
+from app.kit.errors import Conflict, NotFound, Unprocessable, violated_constraint
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
 from app.prompt_templates import queries
@@ -39,13 +39,6 @@ class PromptTemplateNameTaken(Conflict):
 
 class ConcurrentUpdate(Conflict):
     code = "concurrent_update"
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    """The violated constraint, as asyncpg reports it under SQLAlchemy's wrapper."""
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    name = getattr(cause, "constraint_name", None)
-    return name if isinstance(name, str) else None
 
 
 class PromptTemplateService:
@@ -101,7 +94,7 @@ class PromptTemplateService:
                     self.conn, current, project["id"], body.description, body.prompt, arguments
                 )
         except IntegrityError as exc:
-            if _constraint_name(exc) == PREDECESSOR_KEY:
+            if violated_constraint(exc) == PREDECESSOR_KEY:
                 raise ConcurrentUpdate(
                     f"Prompt template '{name}' was changed by another request; read it and retry."
                 ) from exc

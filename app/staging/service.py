@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
-from app.kit.errors import Conflict, NotFound
+from app.kit.errors import Conflict, NotFound, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.metrics import RELEASES
 from app.releases import queries as release_queries
@@ -26,6 +26,7 @@ from app.toolsets import queries as toolset_queries
 from app.toolsets import state
 from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.toolsets.service import (
+    SLUG_CONSTRAINTS,
     ToolsetSlugTaken,
     apply_toolset_update,
     live_toolset,
@@ -183,6 +184,8 @@ class StagingService:
                 await apply_toolset_update(self.conn, staging, live["id"], live["project_id"], body)
                 row = await toolset_queries.get_toolset(self.conn, staging["id"])
         except IntegrityError as exc:
+            if violated_constraint(exc) not in SLUG_CONSTRAINTS:
+                raise
             raise ToolsetSlugTaken(f"A toolset with slug '{body.slug}' already exists.") from exc
         return Toolset.model_validate(row)
 
@@ -279,6 +282,8 @@ class StagingService:
                     )
                 row = await release_queries.get_release(self.conn, release_id)
         except IntegrityError as exc:
+            if violated_constraint(exc) not in SLUG_CONSTRAINTS:
+                raise
             raise ToolsetSlugTaken("The staging copy's slug is taken by another toolset.") from exc
         RELEASES.labels("publish").inc()
         return as_release(row, release_id), False

@@ -12,13 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
-from app.kit.errors import Conflict, NotFound, Unprocessable
+from app.kit.errors import Conflict, NotFound, Unprocessable, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
 from app.toolsets import queries, state
 from app.toolsets.schemas import Toolset, ToolsetCreate, ToolsetUpdate
 from app.variations import queries as variation_queries
+
+# The unique indexes a toolset slug can collide with (live rows; and rows of one version).
+SLUG_CONSTRAINTS = ("toolsets_project_id_slug_live_key", "toolsets_project_id_slug_version_key")
 
 
 class ToolsetNotFound(NotFound):
@@ -191,6 +194,8 @@ class ToolsetService:
                 await queries.replace_prompts(self.conn, toolset_id, prompts or [])
                 row = await queries.get_toolset(self.conn, toolset_id)
         except IntegrityError as exc:
+            if violated_constraint(exc) not in SLUG_CONSTRAINTS:
+                raise
             raise ToolsetSlugTaken(f"A toolset with slug '{slug}' already exists.") from exc
         return Toolset.model_validate(row)
 
@@ -220,6 +225,8 @@ class ToolsetService:
                 await apply_toolset_update(self.conn, row, row["id"], row["project_id"], body)
                 row = await queries.get_toolset(self.conn, row["id"])
         except IntegrityError as exc:
+            if violated_constraint(exc) not in SLUG_CONSTRAINTS:
+                raise
             raise ToolsetSlugTaken(f"A toolset with slug '{body.slug}' already exists.") from exc
         return Toolset.model_validate(row)
 
