@@ -259,6 +259,11 @@ tool_variations = Table(
         unique=True,
         postgresql_where=text("deleted IS FALSE"),
     ),
+    # 0004: latest version per tool (tombstones included), and SET NULL on predecessors.
+    Index(
+        "tool_variations_group_id_src_tool_urn_version_idx", "group_id", "src_tool_urn", text("version DESC")
+    ),
+    Index("tool_variations_predecessor_id_idx", "predecessor_id"),
 )
 
 toolsets = Table(
@@ -295,6 +300,7 @@ toolsets = Table(
     Column("history_id", UUID(as_uuid=True)),
     CheckConstraint("editing_mode IN ('iteration', 'staging')", name="editing_mode"),
     Index("toolsets_parent_toolset_id_idx", "parent_toolset_id"),
+    Index("toolsets_predecessor_id_idx", "predecessor_id"),  # 0004
     Index("toolsets_history_id_version_idx", "history_id", text("version DESC")),
     Index("toolsets_project_id_slug_version_key", "project_id", "slug", "version", unique=True),
     # Not in the note: the note's key allows two live toolsets with one slug at
@@ -329,6 +335,7 @@ toolset_versions = Table(
     Column("description", Text),
     Column("prompt_history_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
     UniqueConstraint("toolset_id", "version"),
+    Index("toolset_versions_predecessor_id_idx", "predecessor_id"),  # 0004
 )
 
 toolset_prompts = Table(
@@ -368,6 +375,7 @@ tool_variations_group_versions = Table(
     ),
     _created_at(),
     UniqueConstraint("group_id", "version"),
+    Index("tool_variations_group_versions_predecessor_id_idx", "predecessor_id"),  # 0004
 )
 
 system_source_states = Table(
@@ -447,6 +455,7 @@ toolset_releases = Table(
     _created_at(),
     UniqueConstraint("toolset_id", "release_number"),
     Index("toolset_releases_toolset_id_created_at_idx", "toolset_id", text("created_at DESC")),
+    Index("toolset_releases_toolset_version_id_idx", "toolset_version_id"),  # 0004
 )
 
 # --- Audit and idempotency (revision 0003) ---
