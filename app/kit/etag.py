@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Header, Response
 
 from app.kit.errors import PreconditionFailed
 
@@ -17,6 +17,10 @@ IfMatch = Annotated[
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def set_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
 
 
 def check_if_match(if_match: str | None, version: int) -> None:

@@ -28,16 +28,12 @@ from app.releases.schemas import AuditEntry, Release, StateDiff
 from app.toolsets import queries as toolset_queries
 from app.toolsets import state
 from app.toolsets.schemas import EffectiveToolset
-from app.toolsets.service import live_toolset, locked_live_toolset
+from app.toolsets.service import StagingNotFound, live_toolset, locked_live_toolset
 from app.variations import queries as variation_queries
 
 
 class ReleaseNotFound(NotFound):
     code = "release_not_found"
-
-
-class StagingNotFound(NotFound):
-    code = "staging_not_found"
 
 
 class RollbackInIterationMode(Conflict):

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease, RequireWrite
-from app.kit.etag import IfMatch, etag
+from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
@@ -18,7 +18,7 @@ ToolUrn = Path(description="A tool URN, such as `tools:http:petstore:get_pet`.")
 
 
 def _with_etag(response: Response, toolset: Toolset) -> Toolset:
-    response.headers["ETag"] = etag(toolset.version)
+    set_etag(response, toolset.version)
     return toolset
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
-from app.kit.errors import Conflict, NotFound, violated_constraint
+from app.kit.errors import Conflict, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.metrics import RELEASES
 from app.releases import queries as release_queries
@@ -27,6 +27,7 @@ from app.toolsets import state
 from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.toolsets.service import (
     SLUG_CONSTRAINTS,
+    StagingNotFound,
     ToolsetSlugTaken,
     apply_toolset_update,
     live_toolset,
@@ -41,10 +42,6 @@ from app.variations.service import (
     ensure_toolset_group,
     write_variation,
 )
-
-
-class StagingNotFound(NotFound):
-    code = "staging_not_found"
 
 
 class StagingExists(Conflict):

@@ -244,43 +244,32 @@ def active_deployment_id(project_id: Any) -> Any:
     )
 
 
-async def missing_tool_urns(conn: AsyncConnection, project_id: UUID, urns: Sequence[str]) -> list[str]:
-    """The URNs that the project's active deployment does not have, in one statement."""
+async def _missing_urns(
+    conn: AsyncConnection, project_id: UUID, urns: Sequence[str], definitions: Any, urn_column: Any
+) -> list[str]:
+    """The URNs that the project's active deployment does not define, in one statement."""
     if not urns:
         return []
     wanted = func.unnest(literal(list(urns), TEXT_ARRAY)).table_valued("urn").render_derived()
-    stmt = (
-        select(wanted.c.urn)
-        .where(
-            ~select(http_tool_definitions.c.id)
-            .where(
-                http_tool_definitions.c.deployment_id == active_deployment_id(project_id),
-                http_tool_definitions.c.tool_urn == wanted.c.urn,
-            )
-            .exists()
-        )
-        .order_by(wanted.c.urn)
+    defined = (
+        select(definitions.c.id)
+        .where(definitions.c.deployment_id == active_deployment_id(project_id), urn_column == wanted.c.urn)
+        .exists()
     )
+    stmt = select(wanted.c.urn).where(~defined).order_by(wanted.c.urn)
     return list((await conn.execute(stmt)).scalars())
+
+
+async def missing_tool_urns(conn: AsyncConnection, project_id: UUID, urns: Sequence[str]) -> list[str]:
+    return await _missing_urns(
+        conn, project_id, urns, http_tool_definitions, http_tool_definitions.c.tool_urn
+    )
 
 
 async def missing_resource_urns(conn: AsyncConnection, project_id: UUID, urns: Sequence[str]) -> list[str]:
-    if not urns:
-        return []
-    wanted = func.unnest(literal(list(urns), TEXT_ARRAY)).table_valued("urn").render_derived()
-    stmt = (
-        select(wanted.c.urn)
-        .where(
-            ~select(resource_definitions.c.id)
-            .where(
-                resource_definitions.c.deployment_id == active_deployment_id(project_id),
-                resource_definitions.c.resource_urn == wanted.c.urn,
-            )
-            .exists()
-        )
-        .order_by(wanted.c.urn)
+    return await _missing_urns(
+        conn, project_id, urns, resource_definitions, resource_definitions.c.resource_urn
     )
-    return list((await conn.execute(stmt)).scalars())
 
 
 async def current_templates_by_name(

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireWrite
-from app.kit.etag import IfMatch, etag
+from app.kit.etag import IfMatch, set_etag
 from app.kit.pagination import Page as PageParams
 from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION, Page
 from app.toolsets.schemas import EffectiveToolset, Toolset, ToolsetCreate, ToolsetUpdate
@@ -13,7 +13,7 @@ router = APIRouter(
 
 
 def _with_etag(response: Response, toolset: Toolset) -> Toolset:
-    response.headers["ETag"] = etag(toolset.version)
+    set_etag(response, toolset.version)
     return toolset
 
 

@@ -28,6 +28,10 @@ class ToolsetNotFound(NotFound):
     code = "toolset_not_found"
 
 
+class StagingNotFound(NotFound):
+    code = "staging_not_found"
+
+
 class ToolsetSlugTaken(Conflict):
     code = "toolset_slug_taken"
 
