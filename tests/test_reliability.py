@@ -53,7 +53,7 @@ class Server:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: a loaded 2-core machine starts slowly
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:
                 try:
