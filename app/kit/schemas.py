@@ -54,7 +54,8 @@ def problem(description: str) -> dict[str, Any]:
     return {
         "model": Problem,
         "description": description,
-        "content": {"application/problem+json": {}},
+        # The schema on the media type errors are served as, so generated clients parse them.
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
 
 
