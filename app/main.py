@@ -12,8 +12,10 @@ from app.db.migrations import current_revision, head_revision
 from app.deployments.router import router as deployments_router
 from app.kit import metrics
 from app.kit.errors import install_error_handlers
+from app.kit.limits import BodySizeLimitMiddleware, NulPathMiddleware
 from app.kit.logging import RequestIdMiddleware, configure_logging
 from app.kit.metrics import MetricsMiddleware
+from app.kit.openapi import install_openapi
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
@@ -79,12 +81,16 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Each middleware wraps the ones added before it: request id, metrics, guards, routes.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.toolsets_max_body_bytes)
+    app.add_middleware(NulPathMiddleware)
     app.add_middleware(MetricsMiddleware, api_prefix=API_PREFIX)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    install_openapi(app)
     return app
 
 

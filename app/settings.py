@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     )
     toolsets_data_dir: Path = Field(default_factory=_default_data_dir)
     toolsets_db_pool_size: int = 10
-    toolsets_max_body_bytes: int = 1_048_576
+    # Large enough for a deployment of 10,000 tools with ~1.5 KiB of definition each.
+    toolsets_max_body_bytes: int = 16 * 1024 * 1024
     toolsets_log_level: str = "INFO"
 
 

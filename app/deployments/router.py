@@ -1,14 +1,18 @@
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Path, status
 
 from app.deployments.schemas import Deployment, DeploymentCreate, DeploymentDetail, ToolDefinition
 from app.deployments.service import DeploymentService, deployment_service
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.pagination import Page as PageParams
-from app.kit.schemas import AUTH_RESPONSES, NOT_FOUND, Page
+from app.kit.params import ProjectParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page
 
 router = APIRouter(prefix="/projects", tags=["deployments"], responses=AUTH_RESPONSES)
+
+DeploymentId = Annotated[UUID, Path(description="The deployment's id, as createDeployment answered it.")]
 
 
 @router.post(
@@ -16,20 +20,25 @@ router = APIRouter(prefix="/projects", tags=["deployments"], responses=AUTH_RESP
     operation_id="createDeployment",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=NOT_FOUND,
+    responses=BODY | NOT_FOUND,
 )
 async def create_deployment(
-    project: str, body: DeploymentCreate, service: DeploymentService = Depends(deployment_service)
+    project: ProjectParam, body: DeploymentCreate, service: DeploymentService = Depends(deployment_service)
 ) -> Deployment:
     """Upload tool and resource definitions; the new deployment becomes the project's active one."""
     return await service.create(project, body)
 
 
 @router.get(
-    "/{project}/deployments", operation_id="listDeployments", dependencies=[RequireRead], responses=NOT_FOUND
+    "/{project}/deployments",
+    operation_id="listDeployments",
+    dependencies=[RequireRead],
+    responses=INVALID | NOT_FOUND,
 )
 async def list_deployments(
-    project: str, page: PageParams = Depends(), service: DeploymentService = Depends(deployment_service)
+    project: ProjectParam,
+    page: PageParams = Depends(),
+    service: DeploymentService = Depends(deployment_service),
 ) -> Page[Deployment]:
     """Newest first."""
     items, cursor = await service.list_deployments(project, page.position(), page.limit)
@@ -44,7 +53,7 @@ async def list_deployments(
     responses=NOT_FOUND,
 )
 async def get_active_deployment(
-    project: str, service: DeploymentService = Depends(deployment_service)
+    project: ProjectParam, service: DeploymentService = Depends(deployment_service)
 ) -> DeploymentDetail:
     """The latest completed deployment, with its tools and resources; 404 `no_active_deployment`."""
     return await service.get_active(project)
@@ -54,18 +63,24 @@ async def get_active_deployment(
     "/{project}/deployments/{deployment_id}",
     operation_id="getDeployment",
     dependencies=[RequireRead],
-    responses=NOT_FOUND,
+    responses=INVALID | NOT_FOUND,
 )
 async def get_deployment(
-    project: str, deployment_id: UUID, service: DeploymentService = Depends(deployment_service)
+    project: ProjectParam,
+    deployment_id: DeploymentId,
+    service: DeploymentService = Depends(deployment_service),
 ) -> DeploymentDetail:
     """A deployment with its tools and resources, each sorted by URN. An id that is not a UUID is a 422."""
     return await service.get(project, deployment_id)
 
 
-@router.get("/{project}/tools", operation_id="listTools", dependencies=[RequireRead], responses=NOT_FOUND)
+@router.get(
+    "/{project}/tools", operation_id="listTools", dependencies=[RequireRead], responses=INVALID | NOT_FOUND
+)
 async def list_tools(
-    project: str, page: PageParams = Depends(), service: DeploymentService = Depends(deployment_service)
+    project: ProjectParam,
+    page: PageParams = Depends(),
+    service: DeploymentService = Depends(deployment_service),
 ) -> Page[ToolDefinition]:
     """The active deployment's tools, sorted by URN; empty when the project has no deployment."""
     items, cursor = await service.list_tools(project, page.position(), page.limit)

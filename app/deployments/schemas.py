@@ -3,7 +3,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from app.kit.schemas import Schema
 
@@ -11,8 +18,6 @@ MAX_TOOLS = 10_000
 MAX_RESOURCES = 10_000
 MAX_TAGS = 50
 
-# PostgreSQL text cannot hold NUL, so it is refused here as a 422 rather than failing in the database.
-NO_NUL = r"^[^\x00]*$"
 # No whitespace, no C0/C1 control characters, and nothing that would split a URL path segment
 # (`/`, `?`, `#`), since variation routes carry a tool URN as one segment. Otherwise as
 # permissive as the platform's `tools:<kind>:<source>:<name>` URNs need to be.
@@ -23,7 +28,8 @@ DefinitionUrn = Annotated[
 
 
 def _text(max_length: int, min_length: int = 0) -> StringConstraints:
-    return StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+    # NUL, which PostgreSQL text cannot hold, is refused for every request body by kit.schemas.Schema.
+    return StringConstraints(min_length=min_length, max_length=max_length)
 
 
 DefinitionName = Annotated[str, _text(200, min_length=1)]
@@ -31,20 +37,7 @@ ToolTag = Annotated[str, _text(100, min_length=1)]
 LongText = Annotated[str, _text(100_000)]
 
 
-def _without_nul(value: Any) -> Any:
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("text must not contain NUL (\\u0000) characters")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _without_nul(key)
-            _without_nul(item)
-    elif isinstance(value, list):
-        for item in value:
-            _without_nul(item)
-    return value
-
-
-JsonObject = Annotated[dict[str, Any], AfterValidator(_without_nul)]
+JsonObject = dict[str, Any]
 
 
 def _upper(value: Any) -> Any:
@@ -86,7 +79,57 @@ class ResourceDefinitionCreate(Schema):
     mime_type: Annotated[str, _text(200, min_length=1)] | None = None
 
 
+EXAMPLE_DEPLOYMENT: dict[str, Any] = {
+    "tools": [
+        {
+            "urn": "tools:http:petstore:get_pet",
+            "name": "get_pet",
+            "summary": "Get a pet",
+            "description": "Fetch one pet by its id.",
+            "http_method": "GET",
+            "path": "/pets/{petId}",
+            "input_schema": {
+                "type": "object",
+                "properties": {"petId": {"type": "integer"}},
+                "required": ["petId"],
+            },
+            "tags": ["pets"],
+            "read_only_hint": True,
+            "destructive_hint": False,
+            "idempotent_hint": True,
+            "open_world_hint": False,
+        },
+        {
+            "urn": "tools:http:petstore:add_pet",
+            "name": "add_pet",
+            "description": "Add a pet to the store.",
+            "http_method": "POST",
+            "path": "/pets",
+            "input_schema": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "tag": {"type": "string"}},
+                "required": ["name"],
+            },
+            "tags": ["pets"],
+            "read_only_hint": False,
+            "destructive_hint": False,
+        },
+    ],
+    "resources": [
+        {
+            "urn": "resources:http:petstore:catalog",
+            "name": "catalog",
+            "uri": "https://petstore.example/catalog",
+            "description": "Every pet for sale.",
+            "mime_type": "application/json",
+        }
+    ],
+}
+
+
 class DeploymentCreate(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_DEPLOYMENT]})
+
     tools: list[ToolDefinitionCreate] = Field(
         max_length=MAX_TOOLS,
         description=f"At most {MAX_TOOLS} tools; URNs are unique within a deployment.",

@@ -99,7 +99,7 @@ def _int_position(after: list[Any] | None) -> int | None:
 def _tools_position(after: list[Any] | None) -> tuple[UUID | None, str | None]:
     if not after:
         return None, None
-    if len(after) == 2 and all(isinstance(part, str) and "\x00" not in part for part in after):
+    if len(after) == 2 and all(isinstance(part, str) for part in after):
         try:
             return UUID(after[0]), after[1]
         except ValueError:

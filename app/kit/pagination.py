@@ -39,6 +39,7 @@ def decode_cursor(cursor: str) -> list[Any]:
         value = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise Unprocessable("The cursor is not one this service issued.") from exc
-    if not isinstance(value, list):
+    # Parts of a position go into SQL; PostgreSQL text cannot hold NUL, and no issued cursor has one.
+    if not isinstance(value, list) or any(isinstance(part, str) and "\x00" in part for part in value):
         raise Unprocessable("The cursor is not one this service issued.")
     return value

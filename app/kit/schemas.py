@@ -1,8 +1,19 @@
 """Shared Pydantic pieces: constrained strings, list pages, the problem document."""
 
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -18,10 +29,45 @@ PromptTemplateName = Annotated[
 Urn = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\s/?#]+$")]
 
 
-class Schema(BaseModel):
-    """Request bodies reject unknown fields, so a typo is a 422 rather than silently ignored."""
+_NUL = PydanticCustomError("nul_character", "text must not contain NUL (\\u0000) characters")
+_checking_nul: ContextVar[bool] = ContextVar("checking_nul", default=False)
 
-    model_config = ConfigDict(extra="forbid")
+
+def _nul_errors(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[InitErrorDetails]:
+    """Every string (value or object key) in raw JSON input that holds a NUL character."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield InitErrorDetails(type=_NUL, loc=loc, input=value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                yield InitErrorDetails(type=_NUL, loc=(*loc, key), input=key)
+            yield from _nul_errors(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_errors(item, (*loc, index))
+
+
+class Schema(BaseModel):
+    """A request body, validated as documented. Unknown fields are refused, so a typo is a 422
+    rather than silently ignored; values are not coerced (`0` is not a boolean, `"1"` not an
+    integer); and a NUL character in any string, at any depth, is a 422 rather than a 500 from
+    the database (PostgreSQL text cannot hold one)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _refuse_nul(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        if _checking_nul.get():
+            return handler(data)  # a nested body: the outermost one has looked at everything
+        token = _checking_nul.set(True)
+        try:
+            if errors := list(_nul_errors(data)):
+                raise ValidationError.from_exception_data(cls.__name__, errors)
+            return handler(data)
+        finally:
+            _checking_nul.reset(token)
 
 
 T = TypeVar("T")
@@ -59,11 +105,19 @@ def problem(description: str) -> dict[str, Any]:
     }
 
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+Responses = dict[int | str, dict[str, Any]]
+
+AUTH_RESPONSES: Responses = {
     401: problem("Missing or unknown API key"),
     403: problem("The API key lacks the scope this operation needs"),
-    422: problem("The request does not match the schema"),
 }
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: problem("Not found, or in another organization")}
-CONFLICT: dict[int | str, dict[str, Any]] = {409: problem("Conflicts with the current state")}
-PRECONDITION: dict[int | str, dict[str, Any]] = {412: problem("If-Match does not match the current version")}
+INVALID: Responses = {422: problem("The request does not match the schema; `errors` names each field")}
+# Every operation that takes a body: 400 before validation, 413 before reading it all.
+BODY: Responses = {
+    400: problem("The body is not valid JSON"),
+    413: problem("The body is larger than the service accepts (`TOOLSETS_MAX_BODY_BYTES`, 16 MiB)"),
+    **INVALID,
+}
+NOT_FOUND: Responses = {404: problem("Not found, or in another organization")}
+CONFLICT: Responses = {409: problem("Conflicts with the current state")}
+PRECONDITION: Responses = {412: problem("If-Match does not match the current version")}

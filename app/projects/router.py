@@ -2,7 +2,8 @@ from fastapi import APIRouter, Depends, status
 
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.pagination import Page as PageParams
-from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, Page
+from app.kit.params import ProjectParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
 from app.projects.schemas import Project, ProjectCreate
 from app.projects.service import ProjectService, project_service
 
@@ -14,13 +15,13 @@ router = APIRouter(prefix="/projects", tags=["projects"], responses=AUTH_RESPONS
     operation_id="createProject",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=CONFLICT,
+    responses=BODY | CONFLICT,
 )
 async def create_project(body: ProjectCreate, service: ProjectService = Depends(project_service)) -> Project:
     return await service.create(body)
 
 
-@router.get("", operation_id="listProjects", dependencies=[RequireRead])
+@router.get("", operation_id="listProjects", dependencies=[RequireRead], responses=INVALID)
 async def list_projects(
     page: PageParams = Depends(), service: ProjectService = Depends(project_service)
 ) -> Page[Project]:
@@ -29,5 +30,5 @@ async def list_projects(
 
 
 @router.get("/{project}", operation_id="getProject", dependencies=[RequireRead], responses=NOT_FOUND)
-async def get_project(project: str, service: ProjectService = Depends(project_service)) -> Project:
+async def get_project(project: ProjectParam, service: ProjectService = Depends(project_service)) -> Project:
     return await service.get(project)

@@ -2,7 +2,8 @@ from fastapi import APIRouter, Depends, status
 
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.pagination import Page as PageParams
-from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, Page
+from app.kit.params import ProjectParam, PromptTemplateNameParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
 from app.prompt_templates.schemas import (
     PromptTemplate,
     PromptTemplateCreate,
@@ -19,10 +20,10 @@ router = APIRouter(prefix="/projects", tags=["prompt-templates"], responses=AUTH
     operation_id="createPromptTemplate",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=NOT_FOUND | CONFLICT,
+    responses=BODY | NOT_FOUND | CONFLICT,
 )
 async def create_prompt_template(
-    project: str,
+    project: ProjectParam,
     body: PromptTemplateCreate,
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> PromptTemplate:
@@ -34,10 +35,10 @@ async def create_prompt_template(
     "/{project}/prompt-templates",
     operation_id="listPromptTemplates",
     dependencies=[RequireRead],
-    responses=NOT_FOUND,
+    responses=INVALID | NOT_FOUND,
 )
 async def list_prompt_templates(
-    project: str,
+    project: ProjectParam,
     page: PageParams = Depends(),
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> Page[PromptTemplate]:
@@ -53,7 +54,9 @@ async def list_prompt_templates(
     responses=NOT_FOUND,
 )
 async def get_prompt_template(
-    project: str, name: str, service: PromptTemplateService = Depends(prompt_template_service)
+    project: ProjectParam,
+    name: PromptTemplateNameParam,
+    service: PromptTemplateService = Depends(prompt_template_service),
 ) -> PromptTemplate:
     return await service.get(project, name)
 
@@ -62,11 +65,11 @@ async def get_prompt_template(
     "/{project}/prompt-templates/{name}",
     operation_id="updatePromptTemplate",
     dependencies=[RequireWrite],
-    responses=NOT_FOUND | CONFLICT,
+    responses=BODY | NOT_FOUND | CONFLICT,
 )
 async def update_prompt_template(
-    project: str,
-    name: str,
+    project: ProjectParam,
+    name: PromptTemplateNameParam,
     body: PromptTemplateUpdate,
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> PromptTemplate:
@@ -83,7 +86,9 @@ async def update_prompt_template(
     responses=NOT_FOUND,
 )
 async def delete_prompt_template(
-    project: str, name: str, service: PromptTemplateService = Depends(prompt_template_service)
+    project: ProjectParam,
+    name: PromptTemplateNameParam,
+    service: PromptTemplateService = Depends(prompt_template_service),
 ) -> None:
     """Marks every revision deleted (rows stay, since releases reference them); the name is free again."""
     await service.delete(project, name)
@@ -93,11 +98,11 @@ async def delete_prompt_template(
     "/{project}/prompt-templates/{name}/revisions",
     operation_id="listPromptTemplateRevisions",
     dependencies=[RequireRead],
-    responses=NOT_FOUND,
+    responses=INVALID | NOT_FOUND,
 )
 async def list_prompt_template_revisions(
-    project: str,
-    name: str,
+    project: ProjectParam,
+    name: PromptTemplateNameParam,
     page: PageParams = Depends(),
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> Page[PromptTemplateRevision]:

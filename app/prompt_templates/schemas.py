@@ -1,29 +1,27 @@
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from app.kit.schemas import Description, PromptTemplateName, Schema
 
 MAX_ARGUMENTS = 100
 MAX_PROMPT_LENGTH = 100_000
 
-# PostgreSQL text cannot hold NUL, so it is refused here as a 422 rather than failing in the database.
-NO_NUL = StringConstraints(pattern=r"^[^\x00]*$")
-PromptText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_LENGTH), NO_NUL]
-TemplateDescription = Annotated[Description, NO_NUL]
+# NUL, which PostgreSQL text cannot hold, is refused for every request body by kit.schemas.Schema.
+PromptText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_LENGTH)]
 
 
 class PromptArgument(Schema):
     name: PromptTemplateName = Field(examples=["pet_id"])
-    description: TemplateDescription | None = None
+    description: Description | None = None
     required: bool = False
 
 
 class _TemplateContent(Schema):
     prompt: PromptText = Field(examples=["Summarize the pet with id {{pet_id}}."])
-    description: TemplateDescription | None = None
+    description: Description | None = None
     arguments: list[PromptArgument] = Field(
         default_factory=list, max_length=MAX_ARGUMENTS, description="Argument names are unique."
     )
@@ -37,12 +35,25 @@ class _TemplateContent(Schema):
         return arguments
 
 
+_EXAMPLE_CONTENT: dict[str, Any] = {
+    "prompt": "Summarize the pet with id {{pet_id}} in one sentence.",
+    "description": "A one-line summary of a pet.",
+    "arguments": [{"name": "pet_id", "description": "The pet's id.", "required": True}],
+}
+
+
 class PromptTemplateCreate(_TemplateContent):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "summarize_pet", **_EXAMPLE_CONTENT}]})
+
     name: PromptTemplateName = Field(examples=["summarize_pet"])
 
 
 class PromptTemplateUpdate(_TemplateContent):
     """A full replacement of the template's content: omitted optional fields are cleared."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_EXAMPLE_CONTENT, "description": "A short summary of a pet."}]}
+    )
 
 
 class PromptTemplate(BaseModel):

@@ -122,7 +122,7 @@ class PromptTemplateService:
         return items, cursor
 
     async def _current(self, project_id: UUID, name: str) -> RowMapping:
-        # A name no template can have (also one PostgreSQL could not compare, like NUL) is simply absent.
+        # A name no template can have is simply absent, without a query.
         valid = NAME_RE.fullmatch(name) is not None
         row = await queries.find_current(self.conn, project_id, name) if valid else None
         if row is None:
@@ -134,7 +134,7 @@ def _position(after: list[Any] | None, kind: type[T]) -> T | None:
     if not after:
         return None
     value = after[0]
-    if len(after) != 1 or type(value) is not kind or "\x00" in str(value):
+    if len(after) != 1 or type(value) is not kind:
         raise Unprocessable("The cursor is not one this service issued.")
     return value
 

@@ -1,11 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.pagination import Page as PageParams
-from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, Page
+from app.kit.params import ProjectParam, ReleaseNumberParam, ToolsetParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
 from app.releases.schemas import AuditEntry, Release, ReleaseCreate, StateDiff
 from app.releases.service import ReleaseService, release_service
 from app.toolsets.schemas import EffectiveToolset
@@ -14,7 +15,6 @@ router = APIRouter(
     prefix="/projects/{project}/toolsets/{toolset}", tags=["releases"], responses=AUTH_RESPONSES | NOT_FOUND
 )
 
-ReleaseNumber = Annotated[int, Path(ge=1, le=2**62, description="The release's number, 1, 2, 3…")]
 SIDE_PATTERN = r"^(live|staging|release:[1-9][0-9]{0,17})$"
 FromSide = Annotated[str, Query(alias="from", pattern=SIDE_PATTERN, description="live, staging or release:N")]
 ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description="live, staging or release:N")]
@@ -25,11 +25,11 @@ ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description="live, staging o
     operation_id="createRelease",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireRelease],
-    responses=CONFLICT,
+    responses=BODY | CONFLICT,
 )
 async def create_release(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     response: Response,
     body: ReleaseCreate | None = None,
     idempotency_key: IdempotencyKey = None,
@@ -45,10 +45,10 @@ async def create_release(
     return release
 
 
-@router.get("/releases", operation_id="listReleases", dependencies=[RequireRead])
+@router.get("/releases", operation_id="listReleases", dependencies=[RequireRead], responses=INVALID)
 async def list_releases(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     page: PageParams = Depends(),
     service: ReleaseService = Depends(release_service),
 ) -> Page[Release]:
@@ -57,21 +57,28 @@ async def list_releases(
     return Page[Release](items=items, next_cursor=cursor)
 
 
-@router.get("/releases/{release_number}", operation_id="getRelease", dependencies=[RequireRead])
+@router.get(
+    "/releases/{release_number}", operation_id="getRelease", dependencies=[RequireRead], responses=INVALID
+)
 async def get_release(
-    project: str,
-    toolset: str,
-    release_number: ReleaseNumber,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    release_number: ReleaseNumberParam,
     service: ReleaseService = Depends(release_service),
 ) -> Release:
     return await service.get(project, toolset, release_number)
 
 
-@router.get("/releases/{release_number}/state", operation_id="getReleaseState", dependencies=[RequireRead])
+@router.get(
+    "/releases/{release_number}/state",
+    operation_id="getReleaseState",
+    dependencies=[RequireRead],
+    responses=INVALID,
+)
 async def get_release_state(
-    project: str,
-    toolset: str,
-    release_number: ReleaseNumber,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    release_number: ReleaseNumberParam,
     service: ReleaseService = Depends(release_service),
 ) -> EffectiveToolset:
     """The full effective toolset exactly as this release published it."""
@@ -82,22 +89,22 @@ async def get_release_state(
     "/releases/{release_number}/rollback",
     operation_id="rollbackToRelease",
     dependencies=[RequireRelease],
-    responses=CONFLICT,
+    responses=INVALID | CONFLICT,
 )
 async def rollback_to_release(
-    project: str,
-    toolset: str,
-    release_number: ReleaseNumber,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    release_number: ReleaseNumberParam,
     service: ReleaseService = Depends(release_service),
 ) -> Release:
     """Make this release current (back or forward); nothing is copied, the pointer moves."""
     return await service.rollback(project, toolset, release_number)
 
 
-@router.get("/diff", operation_id="diffToolsetStates", dependencies=[RequireRead])
+@router.get("/diff", operation_id="diffToolsetStates", dependencies=[RequireRead], responses=INVALID)
 async def diff_toolset_states(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     from_: FromSide,
     to: ToSide,
     service: ReleaseService = Depends(release_service),
@@ -106,10 +113,10 @@ async def diff_toolset_states(
     return await service.diff(project, toolset, from_, to)
 
 
-@router.get("/audit", operation_id="listToolsetAuditEntries", dependencies=[RequireRead])
+@router.get("/audit", operation_id="listToolsetAuditEntries", dependencies=[RequireRead], responses=INVALID)
 async def list_toolset_audit_entries(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     page: PageParams = Depends(),
     service: ReleaseService = Depends(release_service),
 ) -> Page[AuditEntry]:

@@ -2,12 +2,14 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.kit.schemas import Schema
 
 
 class ReleaseCreate(Schema):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"notes": "Adds the pet search tools."}]})
+
     notes: str | None = Field(None, max_length=2_000, examples=["Adds the pet search tools."])
 
 

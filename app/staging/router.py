@@ -1,9 +1,10 @@
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease, RequireWrite
 from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
-from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION
+from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
 from app.staging.schemas import EditingModeSwitch
 from app.staging.service import StagingService, staging_path, staging_service
@@ -13,8 +14,6 @@ from app.variations.schemas import Variation, VariationFields
 router = APIRouter(
     prefix="/projects/{project}/toolsets/{toolset}", tags=["staging"], responses=AUTH_RESPONSES | NOT_FOUND
 )
-
-ToolUrn = Path(description="A tool URN, such as `tools:http:petstore:get_pet`.")
 
 
 def _with_etag(response: Response, toolset: Toolset) -> Toolset:
@@ -26,11 +25,11 @@ def _with_etag(response: Response, toolset: Toolset) -> Toolset:
     "/editing-mode",
     operation_id="switchEditingMode",
     dependencies=[RequireRelease],
-    responses=CONFLICT,
+    responses=BODY | CONFLICT,
 )
 async def switch_editing_mode(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     body: EditingModeSwitch,
     response: Response,
     service: StagingService = Depends(staging_service),
@@ -48,7 +47,10 @@ async def switch_editing_mode(
     responses=CONFLICT,
 )
 async def create_staging_version(
-    project: str, toolset: str, response: Response, service: StagingService = Depends(staging_service)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    response: Response,
+    service: StagingService = Depends(staging_service),
 ) -> Toolset:
     """Copy the live toolset (metadata, selection, prompts, own variations) into its staging copy."""
     staging = await service.create(project, toolset)
@@ -58,7 +60,10 @@ async def create_staging_version(
 
 @router.get("/staging", operation_id="getStagingVersion", dependencies=[RequireRead])
 async def get_staging_version(
-    project: str, toolset: str, response: Response, service: StagingService = Depends(staging_service)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    response: Response,
+    service: StagingService = Depends(staging_service),
 ) -> Toolset:
     return _with_etag(response, await service.get(project, toolset))
 
@@ -67,11 +72,11 @@ async def get_staging_version(
     "/staging",
     operation_id="updateStagingVersion",
     dependencies=[RequireWrite],
-    responses=CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION,
 )
 async def update_staging_version(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     body: ToolsetUpdate,
     response: Response,
     if_match: IfMatch = None,
@@ -88,7 +93,10 @@ async def update_staging_version(
     responses=PRECONDITION,
 )
 async def discard_staging_version(
-    project: str, toolset: str, if_match: IfMatch = None, service: StagingService = Depends(staging_service)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    if_match: IfMatch = None,
+    service: StagingService = Depends(staging_service),
 ) -> None:
     """Delete the staging copy; releases are untouched."""
     await service.discard(project, toolset, if_match)
@@ -96,7 +104,7 @@ async def discard_staging_version(
 
 @router.get("/staging/variations", operation_id="listStagingVariations", dependencies=[RequireRead])
 async def list_staging_variations(
-    project: str, toolset: str, service: StagingService = Depends(staging_service)
+    project: ProjectParam, toolset: ToolsetParam, service: StagingService = Depends(staging_service)
 ) -> list[Variation]:
     return await service.list_variations(project, toolset)
 
@@ -105,13 +113,13 @@ async def list_staging_variations(
     "/staging/variations/{tool_urn}",
     operation_id="upsertStagingVariation",
     dependencies=[RequireWrite],
-    responses=PRECONDITION,
+    responses=BODY | PRECONDITION,
 )
 async def upsert_staging_variation(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     body: VariationFields,
-    tool_urn: str = ToolUrn,
+    tool_urn: ToolUrnParam,
     if_match: IfMatch = None,
     service: StagingService = Depends(staging_service),
 ) -> Variation:
@@ -123,12 +131,12 @@ async def upsert_staging_variation(
     operation_id="deleteStagingVariation",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
-    responses=PRECONDITION,
+    responses=INVALID | PRECONDITION,
 )
 async def delete_staging_variation(
-    project: str,
-    toolset: str,
-    tool_urn: str = ToolUrn,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    tool_urn: ToolUrnParam,
     if_match: IfMatch = None,
     service: StagingService = Depends(staging_service),
 ) -> Response:
@@ -138,7 +146,7 @@ async def delete_staging_variation(
 
 @router.get("/staging/diff", operation_id="diffStagingVersion", dependencies=[RequireRead])
 async def diff_staging_version(
-    project: str, toolset: str, service: StagingService = Depends(staging_service)
+    project: ProjectParam, toolset: ToolsetParam, service: StagingService = Depends(staging_service)
 ) -> StateDiff:
     """What publishing would change: the live (served) state against the staging copy."""
     return await service.diff(project, toolset)
@@ -149,11 +157,11 @@ async def diff_staging_version(
     operation_id="publishStagingVersion",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireRelease],
-    responses=CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION,
 )
 async def publish_staging_version(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     response: Response,
     body: ReleaseCreate | None = None,
     if_match: IfMatch = None,

@@ -3,7 +3,8 @@ from fastapi import APIRouter, Depends, Response, status
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.etag import IfMatch, set_etag
 from app.kit.pagination import Page as PageParams
-from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION, Page
+from app.kit.params import ProjectParam, ToolsetParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page
 from app.toolsets.schemas import EffectiveToolset, Toolset, ToolsetCreate, ToolsetUpdate
 from app.toolsets.service import ToolsetService, toolset_service
 
@@ -22,19 +23,22 @@ def _with_etag(response: Response, toolset: Toolset) -> Toolset:
     operation_id="createToolset",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=CONFLICT,
+    responses=BODY | CONFLICT,
 )
 async def create_toolset(
-    project: str, body: ToolsetCreate, response: Response, service: ToolsetService = Depends(toolset_service)
+    project: ProjectParam,
+    body: ToolsetCreate,
+    response: Response,
+    service: ToolsetService = Depends(toolset_service),
 ) -> Toolset:
     toolset = await service.create(project, body)
     response.headers["Location"] = f"/v1/projects/{project}/toolsets/{toolset.slug}"
     return _with_etag(response, toolset)
 
 
-@router.get("", operation_id="listToolsets", dependencies=[RequireRead])
+@router.get("", operation_id="listToolsets", dependencies=[RequireRead], responses=INVALID)
 async def list_toolsets(
-    project: str, page: PageParams = Depends(), service: ToolsetService = Depends(toolset_service)
+    project: ProjectParam, page: PageParams = Depends(), service: ToolsetService = Depends(toolset_service)
 ) -> Page[Toolset]:
     items, cursor = await service.list_toolsets(project, page.position(), page.limit)
     return Page[Toolset](items=items, next_cursor=cursor)
@@ -42,7 +46,10 @@ async def list_toolsets(
 
 @router.get("/{toolset}", operation_id="getToolset", dependencies=[RequireRead])
 async def get_toolset(
-    project: str, toolset: str, response: Response, service: ToolsetService = Depends(toolset_service)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    response: Response,
+    service: ToolsetService = Depends(toolset_service),
 ) -> Toolset:
     return _with_etag(response, await service.get(project, toolset))
 
@@ -51,11 +58,11 @@ async def get_toolset(
     "/{toolset}",
     operation_id="updateToolset",
     dependencies=[RequireWrite],
-    responses=CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION,
 )
 async def update_toolset(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     body: ToolsetUpdate,
     response: Response,
     if_match: IfMatch = None,
@@ -72,7 +79,10 @@ async def update_toolset(
     responses=PRECONDITION,
 )
 async def delete_toolset(
-    project: str, toolset: str, if_match: IfMatch = None, service: ToolsetService = Depends(toolset_service)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    if_match: IfMatch = None,
+    service: ToolsetService = Depends(toolset_service),
 ) -> None:
     await service.delete(project, toolset, if_match)
 
@@ -84,7 +94,7 @@ async def delete_toolset(
     response_model=EffectiveToolset,
 )
 async def get_effective_toolset(
-    project: str, toolset: str, service: ToolsetService = Depends(toolset_service)
+    project: ProjectParam, toolset: ToolsetParam, service: ToolsetService = Depends(toolset_service)
 ) -> Response:
     """What the toolset's MCP clients see now: its current release in staging mode, else current data."""
     return Response(await service.effective_json(project, toolset), media_type="application/json")

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.kit.schemas import Description, PromptTemplateName, Schema, ToolsetName, ToolsetSlug, Urn
 
@@ -10,6 +10,21 @@ MAX_TOOLS_PER_TOOLSET = 10_000
 
 
 class ToolsetCreate(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Pets",
+                    "slug": "pets",
+                    "description": "Look pets up and add new ones.",
+                    "tool_urns": ["tools:http:petstore:get_pet", "tools:http:petstore:add_pet"],
+                    "resource_urns": ["resources:http:petstore:catalog"],
+                    "prompt_template_names": ["summarize_pet"],
+                }
+            ]
+        }
+    )
+
     name: ToolsetName = Field(examples=["Pet operations"])
     slug: ToolsetSlug | None = Field(None, description="Derived from the name when absent.")
     description: Description | None = None
@@ -18,8 +33,25 @@ class ToolsetCreate(Schema):
     prompt_template_names: list[PromptTemplateName] = Field(default_factory=list, max_length=100)
 
 
+# Absent keeps a field's value; null is refused for these (null clears only a description).
+_NOT_NULL = ("name", "slug", "tool_urns", "resource_urns", "prompt_template_names")
+
+
+def _update_json_schema(schema: dict[str, Any]) -> None:
+    """Document the fields of `_NOT_NULL` as optional but not nullable, as they are validated."""
+    for name in _NOT_NULL:
+        field = schema["properties"][name]
+        field.update(next(s for s in field.pop("anyOf") if s.get("type") != "null"))
+        field.pop("default", None)
+    schema["examples"] = [
+        {"description": "Look pets up (read-only).", "tool_urns": ["tools:http:petstore:get_pet"]}
+    ]
+
+
 class ToolsetUpdate(Schema):
     """Every field optional; absent fields keep their value."""
+
+    model_config = ConfigDict(json_schema_extra=_update_json_schema)
 
     name: ToolsetName | None = None
     slug: ToolsetSlug | None = None
@@ -27,6 +59,13 @@ class ToolsetUpdate(Schema):
     tool_urns: list[Urn] | None = Field(None, max_length=MAX_TOOLS_PER_TOOLSET)
     resource_urns: list[Urn] | None = Field(None, max_length=MAX_TOOLS_PER_TOOLSET)
     prompt_template_names: list[PromptTemplateName] | None = Field(None, max_length=100)
+
+    @field_validator(*_NOT_NULL, mode="before")
+    @classmethod
+    def _absent_rather_than_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("leave the field out to keep its value; it cannot be null")
+        return value
 
 
 class Toolset(BaseModel):

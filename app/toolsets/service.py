@@ -48,7 +48,8 @@ def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60].strip("-")
     if not slug:
         raise Unprocessable(
-            "Cannot derive a slug from this name; send `slug`.", errors=[{"field": "body.slug"}]
+            "Cannot derive a slug from this name; send `slug`.",
+            errors=[{"field": "body.slug", "message": "required when the name has no letter or digit"}],
         )
     return slug
 
@@ -107,10 +108,7 @@ async def apply_toolset_update(
 
     Shared by updateToolset and updateStagingVersion: same shapes, same rules.
     """
-    changes = body.model_dump(exclude_unset=True)
-    for required in ("name", "slug"):
-        if required in changes and changes[required] is None:
-            raise Unprocessable(f"`{required}` cannot be null.", errors=[{"field": f"body.{required}"}])
+    changes = body.model_dump(exclude_unset=True)  # the schema refuses null where it means nothing
     prompts = await validate_references(
         conn,
         project_id,

@@ -1,29 +1,32 @@
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.etag import IfMatch
-from app.kit.schemas import AUTH_RESPONSES, CONFLICT, NOT_FOUND, PRECONDITION
+from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam, VersionParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION
 from app.variations.schemas import GroupVersion, Variation, VariationFields
 from app.variations.service import VariationService, variation_service
 
 router = APIRouter(prefix="/projects/{project}", tags=["variations"], responses=AUTH_RESPONSES | NOT_FOUND)
 
-ToolUrn = Path(description="A tool URN, such as `tools:http:petstore:get_pet`.")
-Version = Path(ge=1, le=2**62)
-
 
 @router.get("/variations", operation_id="listGlobalVariations", dependencies=[RequireRead])
 async def list_global_variations(
-    project: str, service: VariationService = Depends(variation_service)
+    project: ProjectParam, service: VariationService = Depends(variation_service)
 ) -> list[Variation]:
     return await service.list_global(project)
 
 
-@router.put("/variations/{tool_urn}", operation_id="upsertGlobalVariation", dependencies=[RequireWrite])
+@router.put(
+    "/variations/{tool_urn}",
+    operation_id="upsertGlobalVariation",
+    dependencies=[RequireWrite],
+    responses=BODY,
+)
 async def upsert_global_variation(
-    project: str,
+    project: ProjectParam,
     body: VariationFields,
-    tool_urn: str = ToolUrn,
+    tool_urn: ToolUrnParam,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
     return await service.upsert_global(project, tool_urn, body)
@@ -34,18 +37,22 @@ async def upsert_global_variation(
     operation_id="deleteGlobalVariation",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
+    responses=INVALID,
 )
 async def delete_global_variation(
-    project: str, tool_urn: str = ToolUrn, service: VariationService = Depends(variation_service)
+    project: ProjectParam, tool_urn: ToolUrnParam, service: VariationService = Depends(variation_service)
 ) -> None:
     await service.delete_global(project, tool_urn)
 
 
 @router.get(
-    "/variations/{tool_urn}/versions", operation_id="listGlobalVariationVersions", dependencies=[RequireRead]
+    "/variations/{tool_urn}/versions",
+    operation_id="listGlobalVariationVersions",
+    dependencies=[RequireRead],
+    responses=INVALID,
 )
 async def list_global_variation_versions(
-    project: str, tool_urn: str = ToolUrn, service: VariationService = Depends(variation_service)
+    project: ProjectParam, tool_urn: ToolUrnParam, service: VariationService = Depends(variation_service)
 ) -> list[Variation]:
     return await service.global_versions(project, tool_urn)
 
@@ -54,11 +61,12 @@ async def list_global_variation_versions(
     "/variations/{tool_urn}/versions/{version}",
     operation_id="getGlobalVariationAtVersion",
     dependencies=[RequireRead],
+    responses=INVALID,
 )
 async def get_global_variation_at_version(
-    project: str,
-    tool_urn: str = ToolUrn,
-    version: int = Version,
+    project: ProjectParam,
+    tool_urn: ToolUrnParam,
+    version: VersionParam,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
     return await service.global_at_version(project, tool_urn, version)
@@ -71,7 +79,7 @@ async def get_global_variation_at_version(
     status_code=status.HTTP_201_CREATED,
 )
 async def create_global_group_version(
-    project: str, service: VariationService = Depends(variation_service)
+    project: ProjectParam, service: VariationService = Depends(variation_service)
 ) -> GroupVersion:
     """Snapshot the global group's current variations; reuses the latest snapshot when unchanged."""
     return await service.create_global_group_version(project)
@@ -82,7 +90,7 @@ TOOLSET = "/toolsets/{toolset}/variations"
 
 @router.get(TOOLSET, operation_id="listToolsetVariations", dependencies=[RequireRead])
 async def list_toolset_variations(
-    project: str, toolset: str, service: VariationService = Depends(variation_service)
+    project: ProjectParam, toolset: ToolsetParam, service: VariationService = Depends(variation_service)
 ) -> list[Variation]:
     return await service.list_toolset(project, toolset)
 
@@ -91,13 +99,13 @@ async def list_toolset_variations(
     TOOLSET + "/{tool_urn}",
     operation_id="upsertToolsetVariation",
     dependencies=[RequireWrite],
-    responses=CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION,
 )
 async def upsert_toolset_variation(
-    project: str,
-    toolset: str,
+    project: ProjectParam,
+    toolset: ToolsetParam,
     body: VariationFields,
-    tool_urn: str = ToolUrn,
+    tool_urn: ToolUrnParam,
     if_match: IfMatch = None,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
@@ -109,12 +117,12 @@ async def upsert_toolset_variation(
     operation_id="deleteToolsetVariation",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
-    responses=CONFLICT | PRECONDITION,
+    responses=INVALID | CONFLICT | PRECONDITION,
 )
 async def delete_toolset_variation(
-    project: str,
-    toolset: str,
-    tool_urn: str = ToolUrn,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    tool_urn: ToolUrnParam,
     if_match: IfMatch = None,
     service: VariationService = Depends(variation_service),
 ) -> Response:
@@ -123,12 +131,15 @@ async def delete_toolset_variation(
 
 
 @router.get(
-    TOOLSET + "/{tool_urn}/versions", operation_id="listToolsetVariationVersions", dependencies=[RequireRead]
+    TOOLSET + "/{tool_urn}/versions",
+    operation_id="listToolsetVariationVersions",
+    dependencies=[RequireRead],
+    responses=INVALID,
 )
 async def list_toolset_variation_versions(
-    project: str,
-    toolset: str,
-    tool_urn: str = ToolUrn,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    tool_urn: ToolUrnParam,
     service: VariationService = Depends(variation_service),
 ) -> list[Variation]:
     return await service.toolset_versions(project, toolset, tool_urn)
@@ -138,12 +149,13 @@ async def list_toolset_variation_versions(
     TOOLSET + "/{tool_urn}/versions/{version}",
     operation_id="getToolsetVariationAtVersion",
     dependencies=[RequireRead],
+    responses=INVALID,
 )
 async def get_toolset_variation_at_version(
-    project: str,
-    toolset: str,
-    tool_urn: str = ToolUrn,
-    version: int = Version,
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    tool_urn: ToolUrnParam,
+    version: VersionParam,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
     return await service.toolset_at_version(project, toolset, tool_urn, version)

@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.kit.schemas import Description, Schema
 
@@ -13,6 +13,21 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 
 class VariationFields(Schema):
     """How a tool is presented; every field absent or null inherits from the layer below."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "fetch_pet",
+                    "summary": "Fetch a pet",
+                    "description": "Fetch one pet by its id; answers 404 when there is none.",
+                    "tags": ["pets", "read"],
+                    "title": "Fetch a pet",
+                    "read_only_hint": True,
+                }
+            ]
+        }
+    )
 
     name: VariationName | None = Field(None, examples=["fetch_pet"])
     summary: Description | None = None
