@@ -1,5 +1,7 @@
 """The application factory: routers, error handlers, and the engine's lifespan."""
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +23,7 @@ from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
 from app.settings import get_settings
 from app.staging.router import router as staging_router
+from app.toolsets.pointers import PointerCache, listen
 from app.toolsets.router import router as toolsets_router
 from app.variations.router import router as variations_router
 
@@ -65,9 +68,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 f"The database schema is at revision {found}, this build needs "
                 f"{app.state.expected_revision}: run `toolsets migrate` first."
             )
+        app.state.pointers = PointerCache()
+        listener = asyncio.create_task(listen(app.state.pointers, url), name="pointer-listener")
         try:
             yield
         finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await app.state.engine.dispose()
 
     app = FastAPI(

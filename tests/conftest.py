@@ -87,6 +87,7 @@ async def client(app_and_tables: object, engine: AsyncEngine) -> AsyncIterator[h
     tables = ", ".join(app.state.test_tables)  # type: ignore[attr-defined]
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    app.state.pointers.invalidate()  # type: ignore[attr-defined]  # TRUNCATE fires no row triggers
     # Errors reach the test as the 500 problem a client would get, not as a raised exception.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
@@ -111,3 +112,15 @@ def headers(engine: AsyncEngine) -> MakeHeaders:
 async def auth(client: httpx.AsyncClient, headers: MakeHeaders) -> dict[str, str]:
     """Headers of an all-scopes key in org-a."""
     return await headers()
+
+
+@pytest.fixture
+async def second_app(database_url: str, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
+    """Another instance of the service on the same database, as a second server process
+    would be: its own engine, its own caches and its own NOTIFY listener."""
+    app = create_app(database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://second") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http

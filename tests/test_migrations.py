@@ -61,8 +61,9 @@ ADDED_COLUMNS = {
     "tool_variations": ("predecessor_id", "version"),
     "toolset_versions": ("name", "slug", "description", "prompt_history_ids"),  # 0003
 }
-# Every revision in order; the note's is 0002, 0003 adds release snapshots and audit, 0004 indexes.
-REVISIONS = ["0001", "0002", "0003", "0004"]
+# Every revision in order; the note's is 0002, 0003 adds release snapshots and audit,
+# 0004 indexes, 0005 the pointer NOTIFY trigger.
+REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
 HEAD = REVISIONS[-1]
 NEW_TABLES = ("tool_variations_group_versions", "system_source_states", "source_states", "toolset_releases")
 

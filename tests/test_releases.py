@@ -1,12 +1,9 @@
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
 from tests.conftest import MakeHeaders
 from tests.factories import create_deployment, make_tools
 from tests.helpers_toolsets import BASE, URNS, effective, project_with_toolset, switch
@@ -124,16 +121,6 @@ async def test_an_idempotency_key_makes_a_retry_return_the_same_release(
     assert other_body.json()["code"] == "idempotency_key_reused"
     fresh = await release(client, auth, **{"Idempotency-Key": "def"})
     assert fresh.json()["release_number"] == 2
-
-
-@pytest.fixture
-async def second_app(database_url: str, client: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
-    """Another instance of the service on the same database, as a second server process would be."""
-    app = create_app(database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://second") as http:
-            yield http
 
 
 async def test_30_concurrent_releases_are_numbered_1_to_30(

@@ -216,27 +216,33 @@ async def test_killing_a_server_mid_publish_loses_no_acknowledged_release(
     victim = servers[0]
     auth = {"Authorization": info["Authorization"]}
     acknowledged: set[tuple[str, int]] = set()
+    flowing = asyncio.Event()
 
-    async def publish_loop(slug: str, stop_at: float) -> None:
+    async def publish_loop(slug: str, stop: asyncio.Event) -> None:
         base = f"/v1/projects/r/toolsets/{slug}"
         rng = random.Random(slug)
         async with httpx.AsyncClient(base_url=victim.url, headers=auth, timeout=10) as http:
-            while time.monotonic() < stop_at:
+            while not stop.is_set():
                 try:
                     await http.post(f"{base}/staging")
                     await http.patch(f"{base}/staging", json={"tool_urns": rng.sample(URNS, 3)})
                     response = await http.post(f"{base}/staging/publish")
                     if response.status_code == 201:
                         acknowledged.add((slug, response.json()["release_number"]))
+                        flowing.set()
                 except httpx.TransportError:
                     await asyncio.sleep(0.05)  # the server is down; it comes back
 
     for _ in range(3):
-        stop_at = time.monotonic() + 1.5
-        loops = [asyncio.create_task(publish_loop(slug, stop_at + 1)) for slug in TOOLSETS]
-        await asyncio.sleep(random.uniform(0.3, 1.2))
+        stop, flowing = asyncio.Event(), asyncio.Event()
+        loops = [asyncio.create_task(publish_loop(slug, stop)) for slug in TOOLSETS]
+        # Kill only once publishes are flowing, at a random moment among them.
+        await asyncio.wait_for(flowing.wait(), 60)
+        await asyncio.sleep(random.uniform(0, 0.3))
         await victim.kill()
         await victim.start()
+        await asyncio.sleep(0.5)
+        stop.set()
         await asyncio.gather(*loops)
 
     assert acknowledged

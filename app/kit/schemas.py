@@ -107,6 +107,29 @@ def problem(description: str) -> dict[str, Any]:
 
 Responses = dict[int | str, dict[str, Any]]
 
+
+def headers(status: int, *names: str) -> Responses:
+    """Document response headers of a success status (`ETag`, `Location`, `Idempotent-Replayed`)."""
+    return {status: {"headers": {name: RESPONSE_HEADERS[name] for name in names}}}
+
+
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": 'The row\'s version, `"<version>"`; send it as `If-Match` to guard a write.',
+        "required": True,
+        "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+    },
+    "Location": {
+        "description": "The URL of what was created.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when an earlier request with this `Idempotency-Key` made the release.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
 AUTH_RESPONSES: Responses = {
     401: problem("Missing or unknown API key"),
     403: problem("The API key lacks the scope this operation needs"),

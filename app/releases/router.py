@@ -6,7 +6,7 @@ from app.kit.auth import RequireRead, RequireRelease
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ReleaseNumberParam, ToolsetParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page, headers
 from app.releases.schemas import AuditEntry, Release, ReleaseCreate, StateDiff
 from app.releases.service import ReleaseService, release_service
 from app.toolsets.schemas import EffectiveToolset
@@ -25,7 +25,7 @@ ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description="live, staging o
     operation_id="createRelease",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireRelease],
-    responses=BODY | CONFLICT,
+    responses=BODY | CONFLICT | headers(201, "Location", "Idempotent-Replayed"),
 )
 async def create_release(
     project: ProjectParam,

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,6 +27,7 @@ from app.releases.diff import diff_states
 from app.releases.schemas import AuditEntry, Release, StateDiff
 from app.toolsets import queries as toolset_queries
 from app.toolsets import state
+from app.toolsets.pointers import PointerCache
 from app.toolsets.schemas import EffectiveToolset
 from app.toolsets.service import StagingNotFound, live_toolset, locked_live_toolset
 from app.variations import queries as variation_queries
@@ -103,8 +104,11 @@ _SIDE = re.compile(r"^(live|staging|release:([1-9][0-9]{0,17}))$")
 
 
 class ReleaseService:
-    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+    def __init__(self, conn: AsyncConnection, principal: Principal, pointers: PointerCache) -> None:
         self.conn = conn
+        # Dropped after each commit that moves what a toolset serves: this process
+        # reads its own writes at once; the others hear the trigger's NOTIFY.
+        self.pointers = pointers
         self.org = principal.organization_id
         self.actor = principal.key_id
 
@@ -138,6 +142,7 @@ class ReleaseService:
                     self.conn, live["id"], "create_release", idempotency_key, fingerprint, release_id
                 )
             row = await release_queries.get_release(self.conn, release_id)
+        self.pointers.invalidate(live["id"])
         RELEASES.labels("create_release").inc()
         return as_release(row, release_id), False
 
@@ -186,6 +191,7 @@ class ReleaseService:
                     self.conn, live["id"], "rollback", self.actor, live["current_release_number"], number
                 )
         if moved:
+            self.pointers.invalidate(live["id"])
             ROLLBACKS.inc()
         return as_release(release, release["id"])
 
@@ -262,7 +268,9 @@ async def bring_live_to_release(conn: AsyncConnection, live: RowMapping, release
     )
 
 
-def release_service(
-    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+async def release_service(
+    request: Request,
+    conn: AsyncConnection = Depends(get_connection),
+    principal: Principal = Depends(authenticate),
 ) -> ReleaseService:
-    return ReleaseService(conn, principal)
+    return ReleaseService(conn, principal, request.app.state.pointers)

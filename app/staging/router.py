@@ -4,7 +4,7 @@ from app.kit.auth import RequireRead, RequireRelease, RequireWrite
 from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, headers
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
 from app.staging.schemas import EditingModeSwitch
 from app.staging.service import StagingService, staging_path, staging_service
@@ -25,7 +25,7 @@ def _with_etag(response: Response, toolset: Toolset) -> Toolset:
     "/editing-mode",
     operation_id="switchEditingMode",
     dependencies=[RequireRelease],
-    responses=BODY | CONFLICT,
+    responses=BODY | CONFLICT | headers(200, "ETag"),
 )
 async def switch_editing_mode(
     project: ProjectParam,
@@ -44,7 +44,7 @@ async def switch_editing_mode(
     operation_id="createStagingVersion",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=CONFLICT,
+    responses=CONFLICT | headers(201, "ETag", "Location"),
 )
 async def create_staging_version(
     project: ProjectParam,
@@ -58,7 +58,9 @@ async def create_staging_version(
     return _with_etag(response, staging)
 
 
-@router.get("/staging", operation_id="getStagingVersion", dependencies=[RequireRead])
+@router.get(
+    "/staging", operation_id="getStagingVersion", dependencies=[RequireRead], responses=headers(200, "ETag")
+)
 async def get_staging_version(
     project: ProjectParam,
     toolset: ToolsetParam,
@@ -72,7 +74,7 @@ async def get_staging_version(
     "/staging",
     operation_id="updateStagingVersion",
     dependencies=[RequireWrite],
-    responses=BODY | CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION | headers(200, "ETag"),
 )
 async def update_staging_version(
     project: ProjectParam,
@@ -157,7 +159,7 @@ async def diff_staging_version(
     operation_id="publishStagingVersion",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireRelease],
-    responses=BODY | CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION | headers(201, "Location", "Idempotent-Replayed"),
 )
 async def publish_staging_version(
     project: ProjectParam,

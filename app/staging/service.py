@@ -8,7 +8,7 @@ turns into the next release in one transaction.
 from typing import Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +24,7 @@ from app.releases.schemas import Release, StateDiff
 from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
 from app.toolsets import queries as toolset_queries
 from app.toolsets import state
+from app.toolsets.pointers import PointerCache
 from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.toolsets.service import (
     SLUG_CONSTRAINTS,
@@ -61,8 +62,11 @@ def staging_path(project: str, slug: str) -> str:
 
 
 class StagingService:
-    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+    def __init__(self, conn: AsyncConnection, principal: Principal, pointers: PointerCache) -> None:
         self.conn = conn
+        # Dropped after each commit that moves what a toolset serves: this process
+        # reads its own writes at once; the others hear the trigger's NOTIFY.
+        self.pointers = pointers
         self.org = principal.organization_id
         self.actor = principal.key_id
 
@@ -100,6 +104,7 @@ class StagingService:
                 details,
             )
             row = await toolset_queries.get_toolset(self.conn, live["id"])
+        self.pointers.invalidate(live["id"])
         return Toolset.model_validate(row)
 
     async def _release_for_switch(self, live: RowMapping) -> int:
@@ -282,6 +287,7 @@ class StagingService:
             if violated_constraint(exc) not in SLUG_CONSTRAINTS:
                 raise
             raise ToolsetSlugTaken("The staging copy's slug is taken by another toolset.") from exc
+        self.pointers.invalidate(live["id"])
         RELEASES.labels("publish").inc()
         return as_release(row, release_id), False
 
@@ -317,7 +323,9 @@ class StagingService:
         return await toolset_queries.get_toolset(self.conn, live["id"])
 
 
-def staging_service(
-    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+async def staging_service(
+    request: Request,
+    conn: AsyncConnection = Depends(get_connection),
+    principal: Principal = Depends(authenticate),
 ) -> StagingService:
-    return StagingService(conn, principal)
+    return StagingService(conn, principal, request.app.state.pointers)

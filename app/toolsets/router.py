@@ -4,9 +4,9 @@ from app.kit.auth import RequireRead, RequireWrite
 from app.kit.etag import IfMatch, set_etag
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
 from app.toolsets.schemas import EffectiveToolset, Toolset, ToolsetCreate, ToolsetUpdate
-from app.toolsets.service import ToolsetService, toolset_service
+from app.toolsets.service import EffectiveReader, ToolsetService, effective_reader, toolset_service
 
 router = APIRouter(
     prefix="/projects/{project}/toolsets", tags=["toolsets"], responses=AUTH_RESPONSES | NOT_FOUND
@@ -23,7 +23,7 @@ def _with_etag(response: Response, toolset: Toolset) -> Toolset:
     operation_id="createToolset",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=BODY | CONFLICT,
+    responses=BODY | CONFLICT | headers(201, "ETag", "Location"),
 )
 async def create_toolset(
     project: ProjectParam,
@@ -44,7 +44,9 @@ async def list_toolsets(
     return Page[Toolset](items=items, next_cursor=cursor)
 
 
-@router.get("/{toolset}", operation_id="getToolset", dependencies=[RequireRead])
+@router.get(
+    "/{toolset}", operation_id="getToolset", dependencies=[RequireRead], responses=headers(200, "ETag")
+)
 async def get_toolset(
     project: ProjectParam,
     toolset: ToolsetParam,
@@ -58,7 +60,7 @@ async def get_toolset(
     "/{toolset}",
     operation_id="updateToolset",
     dependencies=[RequireWrite],
-    responses=BODY | CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION | headers(200, "ETag"),
 )
 async def update_toolset(
     project: ProjectParam,
@@ -94,7 +96,7 @@ async def delete_toolset(
     response_model=EffectiveToolset,
 )
 async def get_effective_toolset(
-    project: ProjectParam, toolset: ToolsetParam, service: ToolsetService = Depends(toolset_service)
+    project: ProjectParam, toolset: ToolsetParam, reader: EffectiveReader = Depends(effective_reader)
 ) -> Response:
     """What the toolset's MCP clients see now: its current release in staging mode, else current data."""
-    return Response(await service.effective_json(project, toolset), media_type="application/json")
+    return Response(await reader.served_json(project, toolset), media_type="application/json")

@@ -5,18 +5,19 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from sqlalchemy import RowMapping
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.exc import IntegrityError, NoResultFound
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.kit.auth import Principal, authenticate
-from app.kit.database import get_connection
+from app.kit.database import get_connection, get_engine
 from app.kit.errors import Conflict, NotFound, Unprocessable, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
 from app.toolsets import queries, state
+from app.toolsets.pointers import PointerCache
 from app.toolsets.schemas import Toolset, ToolsetCreate, ToolsetUpdate
 from app.variations import queries as variation_queries
 
@@ -160,8 +161,11 @@ async def locked_live_toolset(conn: AsyncConnection, org: str, project: str, slu
 
 
 class ToolsetService:
-    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+    def __init__(self, conn: AsyncConnection, principal: Principal, pointers: PointerCache) -> None:
         self.conn = conn
+        # Dropped after each commit that moves what a toolset serves: this process
+        # reads its own writes at once; the others hear the trigger's NOTIFY.
+        self.pointers = pointers
         self.org = principal.organization_id
 
     async def _project_id(self, project: str) -> UUID:
@@ -230,6 +234,7 @@ class ToolsetService:
             if violated_constraint(exc) not in SLUG_CONSTRAINTS:
                 raise
             raise ToolsetSlugTaken(f"A toolset with slug '{body.slug}' already exists.") from exc
+        self.pointers.invalidate(row["id"])
         return Toolset.model_validate(row)
 
     async def delete(self, project: str, slug: str, if_match: str | None) -> None:
@@ -244,22 +249,58 @@ class ToolsetService:
             await queries.delete_toolset(self.conn, row["id"])
             # The toolset's own groups serve nothing once it is gone (its releases went with it).
             await variation_queries.delete_groups(self.conn, [g for g in groups if g is not None])
-
-    async def effective_json(self, project: str, slug: str) -> bytes:
-        """The hot path: one indexed lookup, then (in staging mode) a cached release state.
-
-        Read in autocommit: each statement sees a consistent snapshot and the
-        release it reads is immutable, so a transaction would only add round trips.
-        """
-        await self.conn.execution_options(isolation_level="AUTOCOMMIT")
-        pointer = await queries.find_live_pointer(self.conn, self.org, project, slug)
-        if pointer is None:
-            await live_toolset(self.conn, self.org, project, slug)  # raises the precise 404
-        assert pointer is not None
-        return await state.served_state_json(self.conn, pointer)
+        self.pointers.invalidate(row["id"])
 
 
-def toolset_service(
-    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+class EffectiveReader:
+    """getEffectiveToolset, the hot read path.
+
+    A staging-mode toolset whose pointer and release state are cached is answered
+    without touching the database; otherwise one indexed pointer lookup, then the
+    (cached) release state, or the current state computed in one statement.
+    """
+
+    def __init__(self, engine: AsyncEngine, principal: Principal, pointers: PointerCache) -> None:
+        self.engine = engine
+        self.org = principal.organization_id
+        self.pointers = pointers
+
+    async def served_json(self, project: str, slug: str) -> bytes:
+        key = (self.org, project, slug)
+        pointer = self.pointers.get(key)
+        if pointer is not None and pointer["editing_mode"] == "staging" and pointer["current_release_id"]:
+            cached = state.cached_release_json(pointer["current_release_id"])
+            if cached is not None:
+                return cached
+        async with self.engine.connect() as conn:
+            # Autocommit: each statement reads a consistent snapshot, and a release is
+            # immutable, so a transaction would only add round trips.
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            if pointer is not None:
+                try:
+                    return await state.served_state_json(conn, pointer)
+                except NoResultFound:
+                    # The toolset went away without a NOTIFY (TRUNCATE, a restore): forget it.
+                    self.pointers.invalidate(pointer["id"])
+            generation = self.pointers.generation()
+            row = await queries.find_live_pointer(conn, self.org, project, slug)
+            if row is None:
+                await live_toolset(conn, self.org, project, slug)  # raises the precise 404
+                raise ToolsetNotFound(f"Toolset '{slug}' does not exist.")
+            pointer = dict(row)
+            self.pointers.put(key, pointer, generation)
+            return await state.served_state_json(conn, pointer)
+
+
+async def effective_reader(
+    request: Request, engine: AsyncEngine = Depends(get_engine), principal: Principal = Depends(authenticate)
+) -> EffectiveReader:
+    return EffectiveReader(engine, principal, request.app.state.pointers)
+
+
+async def toolset_service(
+    request: Request,
+    conn: AsyncConnection = Depends(get_connection),
+    principal: Principal = Depends(authenticate),
 ) -> ToolsetService:
-    return ToolsetService(conn, principal)
+    return ToolsetService(conn, principal, request.app.state.pointers)

@@ -153,6 +153,10 @@ RELEASE_STATE_CACHE_SIZE = 1024
 _release_json: LRUCache[UUID, bytes] = LRUCache(maxsize=RELEASE_STATE_CACHE_SIZE)
 
 
+def cached_release_json(release_id: UUID) -> bytes | None:
+    return _release_json.get(release_id)
+
+
 async def release_state_json(conn: AsyncConnection, release_id: UUID) -> bytes:
     cached = _release_json.get(release_id)
     if cached is None:
