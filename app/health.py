@@ -24,7 +24,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     expected: str | None = request.app.state.expected_revision
     try:
-        async with get_engine(request).connect() as conn:
+        async with (await get_engine(request)).connect() as conn:
             await conn.execute(text("SELECT 1"))
             revision = await current_revision(conn)
     except Exception:  # the probe answers; it does not crash

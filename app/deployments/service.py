@@ -107,7 +107,7 @@ def _tools_position(after: list[Any] | None) -> tuple[UUID | None, str | None]:
     raise Unprocessable("The cursor is not one this service issued.")
 
 
-def deployment_service(
+async def deployment_service(
     conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
 ) -> DeploymentService:
     return DeploymentService(conn, principal)

@@ -6,11 +6,12 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
-def get_engine(request: Request) -> AsyncEngine:
+async def get_engine(request: Request) -> AsyncEngine:
+    # async, like every dependency here: FastAPI runs a plain `def` in a worker thread.
     engine: AsyncEngine = request.app.state.engine
     return engine
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with get_engine(request).connect() as conn:
+    async with request.app.state.engine.connect() as conn:
         yield conn

@@ -56,7 +56,7 @@ class ProjectService:
         return items, cursor
 
 
-def project_service(
+async def project_service(
     conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
 ) -> ProjectService:
     return ProjectService(conn, principal)

@@ -139,7 +139,7 @@ def _position(after: list[Any] | None, kind: type[T]) -> T | None:
     return value
 
 
-def prompt_template_service(
+async def prompt_template_service(
     conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
 ) -> PromptTemplateService:
     return PromptTemplateService(conn, principal)

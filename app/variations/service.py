@@ -180,7 +180,7 @@ class VariationService:
             return await at_version(self.conn, toolset["tool_variations_group_id"], tool_urn, version)
 
 
-def variation_service(
+async def variation_service(
     conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
 ) -> VariationService:
     return VariationService(conn, principal)
