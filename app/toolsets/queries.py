@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import (
     TEXT_ARRAY,
-    deployments,
     http_tool_definitions,
     projects,
     prompt_templates,
@@ -21,6 +20,7 @@ from app.db.tables import (
     toolset_versions,
     toolsets,
 )
+from app.deployments.queries import active_deployment_id
 
 _selection = (
     select(
@@ -232,16 +232,6 @@ async def copy_prompts(conn: AsyncConnection, source_id: UUID, target_id: UUID) 
 async def delete_toolset(conn: AsyncConnection, toolset_id: UUID) -> None:
     """Deletes the live row; staging copies, selections and releases go with it (CASCADE)."""
     await conn.execute(delete(toolsets).where(toolsets.c.id == toolset_id))
-
-
-def active_deployment_id(project_id: Any) -> Any:
-    return (
-        select(deployments.c.id)
-        .where(deployments.c.project_id == project_id, deployments.c.status == "completed")
-        .order_by(deployments.c.seq.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
 
 
 async def _missing_urns(
