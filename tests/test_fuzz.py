@@ -7,9 +7,9 @@ then generated cases, positive and negative. They are sent with an all-scopes ke
 second instance of the app (its own engine, in schemathesis's own event loop) over the
 same database, which is seeded before each operation by posting those same examples.
 
-Checks: no 5xx, every status documented, the documented content type, and a body that
-matches the documented schema. State changes made by fuzzing are fine: the next
-operation starts from a fresh seed.
+Checks (see CHECKS): no 5xx, and every answer as documented (status, content type,
+headers, body), with schema-breaking input refused. State changes made by fuzzing are
+fine: the next operation starts from a fresh seed.
 
 The run is bounded (25 generated cases per operation, plus the documented examples and
 schemathesis's deterministic coverage cases) and reproducible: inputs come from a fixed
@@ -29,6 +29,7 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -47,16 +48,18 @@ schema.config.generation.update(
 )
 schema.config.seed = int(os.environ.get("TOOLSETS_FUZZ_SEED", "20261128"))
 
-# The checks that hold for every answer of this API. Not enabled: `negative_data_rejection`
-# and `positive_data_acceptance` judge a status by the schema alone, but a schema-valid body
-# is still refused when it names tools the project lacks (422) or conflicts with the state
-# (409), and `use_after_free`/`ensure_resource_availability` belong to stateful runs.
-
+# The checks that hold for every answer of this API: no 5xx; the status, content type,
+# headers and body as documented; and input that breaks the schema refused with a 4xx.
+# Not enabled: `positive_data_acceptance` expects a 2xx for every schema-valid request,
+# but a valid body is still refused, as documented, when it names tools the project lacks
+# (422), conflicts with the state (409) or addresses nothing (404); and `use_after_free` /
+# `ensure_resource_availability` judge sequences of calls, which belong to stateful runs.
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    response_headers_conformance,
     negative_data_rejection,
 ]
 

@@ -114,3 +114,20 @@ def test_the_main_request_bodies_carry_examples_that_validate() -> None:
         assert examples, operation_id
         for example in examples:
             model.model_validate(example)
+
+
+def test_etag_location_and_replay_headers_are_documented() -> None:
+    by_id = {operation["operationId"]: operation for _, _, operation in _operations()}
+    expected = {
+        "createToolset": ("201", {"ETag", "Location"}),
+        "getToolset": ("200", {"ETag"}),
+        "updateToolset": ("200", {"ETag"}),
+        "switchEditingMode": ("200", {"ETag"}),
+        "createStagingVersion": ("201", {"ETag", "Location"}),
+        "getStagingVersion": ("200", {"ETag"}),
+        "updateStagingVersion": ("200", {"ETag"}),
+        "createRelease": ("201", {"Location", "Idempotent-Replayed"}),
+        "publishStagingVersion": ("201", {"Location", "Idempotent-Replayed"}),
+    }
+    for operation_id, (status, names) in expected.items():
+        assert set(by_id[operation_id]["responses"][status]["headers"]) == names, operation_id
