@@ -520,7 +520,6 @@ async def test_design_note_verification_steps_pass(new_database: NewDatabase) ->
             "toolsets_parent_toolset_id_fkey",
             "toolsets_predecessor_id_fkey",
             "toolsets_current_release_id_fkey",
-            "tool_variations_predecessor_id_fkey",
             "toolset_releases_source_state_id_fkey",
             "toolset_releases_toolset_version_id_fkey",
         ):

@@ -186,12 +186,6 @@ ALTER TABLE toolsets DROP CONSTRAINT IF EXISTS toolsets_current_release_id_fkey;
 
 ALTER TABLE toolsets ADD CONSTRAINT toolsets_current_release_id_fkey FOREIGN KEY (current_release_id)
     REFERENCES toolset_releases (id) ON DELETE SET NULL NOT VALID;
-
--- squawk-ignore ban-drop-constraint -- our own constraint, added again in this transaction
-ALTER TABLE tool_variations DROP CONSTRAINT IF EXISTS tool_variations_predecessor_id_fkey;
-
-ALTER TABLE tool_variations ADD CONSTRAINT tool_variations_predecessor_id_fkey FOREIGN KEY (predecessor_id)
-    REFERENCES tool_variations (id) ON DELETE SET NULL NOT VALID;
 """
 
 VALIDATE_CONSTRAINTS = """
@@ -199,7 +193,6 @@ ALTER TABLE toolsets VALIDATE CONSTRAINT toolsets_editing_mode_check;
 ALTER TABLE toolsets VALIDATE CONSTRAINT toolsets_parent_toolset_id_fkey;
 ALTER TABLE toolsets VALIDATE CONSTRAINT toolsets_predecessor_id_fkey;
 ALTER TABLE toolsets VALIDATE CONSTRAINT toolsets_current_release_id_fkey;
-ALTER TABLE tool_variations VALIDATE CONSTRAINT tool_variations_predecessor_id_fkey;
 """
 
 # (name, statement): built before the indexes they replace are dropped.
@@ -278,7 +271,6 @@ ALTER TABLE toolsets
     DROP COLUMN IF EXISTS parent_toolset_id;
 
 ALTER TABLE tool_variations
-    DROP CONSTRAINT IF EXISTS tool_variations_predecessor_id_fkey,
     DROP COLUMN IF EXISTS version,
     DROP COLUMN IF EXISTS predecessor_id;
 """

@@ -28,7 +28,6 @@ INDEXES = {
     "tool_variations_group_id_src_tool_urn_version_idx": (
         "tool_variations (group_id, src_tool_urn, version DESC)"
     ),
-    "tool_variations_predecessor_id_idx": "tool_variations (predecessor_id)",
     "toolsets_predecessor_id_idx": "toolsets (predecessor_id)",
     "toolset_versions_predecessor_id_idx": "toolset_versions (predecessor_id)",
     "tool_variations_group_versions_predecessor_id_idx": "tool_variations_group_versions (predecessor_id)",

@@ -246,7 +246,10 @@ tool_variations = Table(
     Column("idempotent_hint", Boolean),
     Column("open_world_hint", Boolean),
     # Added by the staging-and-releases revision: each edit is a new row.
-    Column("predecessor_id", UUID(as_uuid=True), ForeignKey("tool_variations.id", ondelete="SET NULL")),
+    # No foreign key, on purpose: a variation's versions live in one group and are only
+    # ever deleted with that whole group, so the link cannot dangle, while a foreign key
+    # would fire a trigger per deleted row whenever a staging copy's group goes away.
+    Column("predecessor_id", UUID(as_uuid=True)),
     Column("version", BigInteger, nullable=False, server_default=text("1")),
     _created_at(),
     _updated_at(),
@@ -259,11 +262,10 @@ tool_variations = Table(
         unique=True,
         postgresql_where=text("deleted IS FALSE"),
     ),
-    # 0004: latest version per tool (tombstones included), and SET NULL on predecessors.
+    # 0004: latest version per tool (tombstones included).
     Index(
         "tool_variations_group_id_src_tool_urn_version_idx", "group_id", "src_tool_urn", text("version DESC")
     ),
-    Index("tool_variations_predecessor_id_idx", "predecessor_id"),
 )
 
 toolsets = Table(
