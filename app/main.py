@@ -25,10 +25,12 @@ from app.settings import get_settings
 from app.staging.router import router as staging_router
 from app.toolsets.pointers import PointerCache, listen
 from app.toolsets.router import router as toolsets_router
+from app.toolsets.router import served_router
 from app.variations.router import router as variations_router
 
 API_PREFIX = "/v1"
 API_ROUTERS = (
+    served_router,  # first: matched before every other route
     projects_router,
     deployments_router,
     prompt_templates_router,

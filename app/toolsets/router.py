@@ -89,7 +89,14 @@ async def delete_toolset(
     await service.delete(project, toolset, if_match)
 
 
-@router.get(
+# The hot read path, on a router of its own that the app includes first: routes are
+# matched in order, and this is the one MCP clients call most.
+served_router = APIRouter(
+    prefix="/projects/{project}/toolsets", tags=["toolsets"], responses=AUTH_RESPONSES | NOT_FOUND
+)
+
+
+@served_router.get(
     "/{toolset}/effective",
     operation_id="getEffectiveToolset",
     dependencies=[RequireRead],
