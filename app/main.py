@@ -23,6 +23,7 @@ from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
 from app.settings import get_settings
 from app.staging.router import router as staging_router
+from app.toolsets.fast_path import ServedStateFastPath
 from app.toolsets.pointers import PointerCache, listen
 from app.toolsets.router import router as toolsets_router
 from app.toolsets.router import served_router
@@ -92,6 +93,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Each middleware wraps the ones added before it: request id, metrics, guards, routes.
+    app.add_middleware(ServedStateFastPath)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.toolsets_max_body_bytes)
     app.add_middleware(NulPathMiddleware)
     app.add_middleware(MetricsMiddleware, api_prefix=API_PREFIX)

@@ -66,6 +66,14 @@ async def insert_api_key(
     return raw
 
 
+def cached_principal(authorization: str) -> Principal | None:
+    """The principal of a recently verified `Bearer` key, or None (never a database read)."""
+    scheme, _, raw_key = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not raw_key:
+        return None
+    return _verified.get(hash_key(raw_key.strip()))
+
+
 async def authenticate(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     engine: AsyncEngine = Depends(get_engine),
