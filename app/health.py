@@ -1,4 +1,4 @@
-"""Liveness and readiness probes (not under /v1, not in the SDK's tags)."""
+"""Liveness and readiness probes, outside /v1 under the `health` tag."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -7,7 +7,7 @@ from sqlalchemy import text
 from app.db.migrations import current_revision
 from app.kit.database import get_engine
 
-router = APIRouter(include_in_schema=True, tags=["health"])
+router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", operation_id="healthz", summary="The process is up")
