@@ -21,10 +21,11 @@ from app.kit.openapi import install_openapi
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
+from app.serving.engine import ServedStates
+from app.serving.fast_path import ServedStateFastPath
+from app.serving.pointers import PointerCache, listen
 from app.settings import get_settings
 from app.staging.router import router as staging_router
-from app.toolsets.fast_path import ServedStateFastPath
-from app.toolsets.pointers import PointerCache, listen
 from app.toolsets.router import router as toolsets_router
 from app.toolsets.router import served_router
 from app.variations.router import router as variations_router
@@ -72,6 +73,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 f"{app.state.expected_revision}: run `toolsets migrate` first."
             )
         app.state.pointers = PointerCache()
+        app.state.serving = ServedStates(app.state.engine, app.state.pointers)
         listener = asyncio.create_task(listen(app.state.pointers, url), name="pointer-listener")
         try:
             yield

@@ -35,7 +35,10 @@ PARTS = [
     ("pool checkout pre-ping (BEGIN; `;`; ROLLBACK)", ["_async_ping"]),
     ("pool checkout and return, other", ["sqlalchemy/pool/", "ext/asyncio/engine.py:2", "_connection_for"]),
     ("the pointer lookup: build and run the statement", ["find_live_pointer"]),
-    ("served state: cache lookup or query, JSON", ["served_state_json", "current_state", "release_state"]),
+    (
+        "served state: cache lookup or query, JSON",
+        ["release_state_json", "current_state", "release_state", "_served ("],
+    ),
     ("AUTOCOMMIT execution option", ["execution_options"]),
     ("authenticate (key hash, key cache)", ["authenticate"]),
     ("a sync dependency, in the threadpool", ["run_in_threadpool", "to_thread.py", "run_sync"]),

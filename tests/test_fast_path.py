@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from app.toolsets.service import effective_reader
+from app.serving.engine import served_states
 from tests.conftest import MakeHeaders
 from tests.helpers_toolsets import BASE, project_with_toolset, switch
 
@@ -23,12 +23,12 @@ async def _no_route() -> None:
 @contextmanager
 def without_database_or_route(app: Any) -> Iterator[None]:
     engine, app.state.engine = app.state.engine, _NoDatabase()
-    app.dependency_overrides[effective_reader] = _no_route
+    app.dependency_overrides[served_states] = _no_route
     try:
         yield
     finally:
         app.state.engine = engine
-        app.dependency_overrides.pop(effective_reader)
+        app.dependency_overrides.pop(served_states)
 
 
 async def test_a_cached_staging_mode_read_is_answered_before_routing_without_the_database(

@@ -7,7 +7,7 @@ from uuid import uuid4
 import asyncpg
 import httpx
 
-from app.toolsets.pointers import CHANNEL, PointerCache
+from app.serving.pointers import CHANNEL, PointerCache
 from tests.helpers_toolsets import BASE, effective, project_with_toolset, switch
 
 

@@ -25,9 +25,9 @@ from app.releases import capture
 from app.releases import queries as release_queries
 from app.releases.diff import diff_states
 from app.releases.schemas import AuditEntry, Release, StateDiff
+from app.serving import state
+from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
-from app.toolsets import state
-from app.toolsets.pointers import PointerCache
 from app.toolsets.schemas import EffectiveToolset
 from app.toolsets.service import StagingNotFound, live_toolset, locked_live_toolset
 from app.variations import queries as variation_queries

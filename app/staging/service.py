@@ -22,9 +22,9 @@ from app.releases import queries as release_queries
 from app.releases.diff import diff_states
 from app.releases.schemas import Release, StateDiff
 from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
+from app.serving import state
+from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
-from app.toolsets import state
-from app.toolsets.pointers import PointerCache
 from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.toolsets.service import (
     SLUG_CONSTRAINTS,

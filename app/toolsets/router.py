@@ -1,12 +1,13 @@
 from fastapi import APIRouter, Depends, Response, status
 
-from app.kit.auth import RequireRead, RequireWrite
+from app.kit.auth import Principal, RequireRead, RequireWrite, authenticate
 from app.kit.etag import IfMatch, set_etag
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
+from app.serving.engine import Endpoint, ServedStates, served_states
 from app.toolsets.schemas import EffectiveToolset, Toolset, ToolsetCreate, ToolsetUpdate
-from app.toolsets.service import EffectiveReader, ToolsetService, effective_reader, toolset_service
+from app.toolsets.service import ToolsetService, toolset_service
 
 router = APIRouter(
     prefix="/projects/{project}/toolsets", tags=["toolsets"], responses=AUTH_RESPONSES | NOT_FOUND
@@ -103,7 +104,11 @@ served_router = APIRouter(
     response_model=EffectiveToolset,
 )
 async def get_effective_toolset(
-    project: ProjectParam, toolset: ToolsetParam, reader: EffectiveReader = Depends(effective_reader)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    principal: Principal = Depends(authenticate),
+    serving: ServedStates = Depends(served_states),
 ) -> Response:
     """What the toolset's MCP clients see now: its current release in staging mode, else current data."""
-    return Response(await reader.served_json(project, toolset), media_type="application/json")
+    served = await serving.served(Endpoint(principal.organization_id, project, toolset))
+    return Response(served.body, media_type="application/json")

@@ -1,4 +1,4 @@
-"""Toolset use cases: create, read, edit and delete live toolsets, and their effective state."""
+"""Toolset use cases: create, read, edit and delete live toolsets (what they serve: `app.serving`)."""
 
 import re
 from collections.abc import Sequence
@@ -7,17 +7,17 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from sqlalchemy import RowMapping
-from sqlalchemy.exc import IntegrityError, NoResultFound
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.kit.auth import Principal, authenticate
-from app.kit.database import get_connection, get_engine
+from app.kit.database import get_connection
 from app.kit.errors import Conflict, NotFound, Unprocessable, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
-from app.toolsets import queries, state
-from app.toolsets.pointers import PointerCache
+from app.serving.pointers import PointerCache
+from app.toolsets import queries
 from app.toolsets.schemas import Toolset, ToolsetCreate, ToolsetUpdate
 from app.variations import queries as variation_queries
 
@@ -250,52 +250,6 @@ class ToolsetService:
             # The toolset's own groups serve nothing once it is gone (its releases went with it).
             await variation_queries.delete_groups(self.conn, [g for g in groups if g is not None])
         self.pointers.invalidate(row["id"])
-
-
-class EffectiveReader:
-    """getEffectiveToolset, the hot read path.
-
-    A staging-mode toolset whose pointer and release state are cached is answered
-    without touching the database; otherwise one indexed pointer lookup, then the
-    (cached) release state, or the current state computed in one statement.
-    """
-
-    def __init__(self, engine: AsyncEngine, principal: Principal, pointers: PointerCache) -> None:
-        self.engine = engine
-        self.org = principal.organization_id
-        self.pointers = pointers
-
-    async def served_json(self, project: str, slug: str) -> bytes:
-        key = (self.org, project, slug)
-        pointer = self.pointers.get(key)
-        if pointer is not None and pointer["editing_mode"] == "staging" and pointer["current_release_id"]:
-            cached = state.cached_release_json(pointer["current_release_id"])
-            if cached is not None:
-                return cached
-        async with self.engine.connect() as conn:
-            # Autocommit: each statement reads a consistent snapshot, and a release is
-            # immutable, so a transaction would only add round trips.
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            if pointer is not None:
-                try:
-                    return await state.served_state_json(conn, pointer)
-                except NoResultFound:
-                    # The toolset went away without a NOTIFY (TRUNCATE, a restore): forget it.
-                    self.pointers.invalidate(pointer["id"])
-            generation = self.pointers.generation()
-            row = await queries.find_live_pointer(conn, self.org, project, slug)
-            if row is None:
-                await live_toolset(conn, self.org, project, slug)  # raises the precise 404
-                raise ToolsetNotFound(f"Toolset '{slug}' does not exist.")
-            pointer = dict(row)
-            self.pointers.put(key, pointer, generation)
-            return await state.served_state_json(conn, pointer)
-
-
-async def effective_reader(
-    request: Request, engine: AsyncEngine = Depends(get_engine), principal: Principal = Depends(authenticate)
-) -> EffectiveReader:
-    return EffectiveReader(engine, principal, request.app.state.pointers)
 
 
 async def toolset_service(

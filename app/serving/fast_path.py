@@ -14,7 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.kit.auth import cached_principal
-from app.toolsets import state
+from app.serving.engine import Endpoint
 
 _PATH = re.compile(r"^/v1/projects/([a-z0-9-]{1,40})/toolsets/([a-z0-9-]{1,60})/effective$")
 
@@ -48,8 +48,8 @@ class ServedStateFastPath:
         principal = cached_principal(authorization.decode("latin-1")) if authorization else None
         if principal is None or "read" not in principal.scopes:
             return None
-        pointers: Any = scope["app"].state.pointers
-        pointer = pointers.get((principal.organization_id, match.group(1), match.group(2)))
-        if pointer is None or pointer["editing_mode"] != "staging" or not pointer["current_release_id"]:
-            return None
-        return state.cached_release_json(pointer["current_release_id"])
+        serving: Any = scope["app"].state.serving
+        body: bytes | None = serving.cached_body(
+            Endpoint(principal.organization_id, match.group(1), match.group(2))
+        )
+        return body
