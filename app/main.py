@@ -18,6 +18,7 @@ from app.kit.limits import BodySizeLimitMiddleware, NulPathMiddleware
 from app.kit.logging import RequestIdMiddleware, configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.kit.openapi import install_openapi
+from app.mcp.http import McpMiddleware, McpService
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
@@ -74,9 +75,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
             )
         app.state.pointers = PointerCache()
         app.state.serving = ServedStates(app.state.engine, app.state.pointers)
+        app.state.mcp = McpService(app.state.engine, app.state.serving)
+        app.state.pointers.on_invalidate(app.state.mcp.hub.toolset_changed)
         listener = asyncio.create_task(listen(app.state.pointers, url), name="pointer-listener")
         try:
-            yield
+            async with app.state.mcp.run():
+                yield
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -95,6 +99,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Each middleware wraps the ones added before it: request id, metrics, guards, routes.
+    app.add_middleware(McpMiddleware)
     app.add_middleware(ServedStateFastPath)
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.toolsets_max_body_bytes)
     app.add_middleware(NulPathMiddleware)

@@ -18,6 +18,7 @@ Safety rules, so that the cache is never the reason a client sees an old release
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +40,11 @@ class PointerCache:
         self._entries: TTLCache[PointerKey, dict[str, Any]] = TTLCache(maxsize=maxsize, ttl=TTL_SECONDS)
         self._generation = 0
         self.listening = False
+        self._watchers: list[Callable[[str | None], None]] = []
+
+    def on_invalidate(self, watcher: Callable[[str | None], None]) -> None:
+        """Call `watcher(toolset id, or None for all)` after each invalidation (the MCP change hub)."""
+        self._watchers.append(watcher)
 
     def generation(self) -> int:
         return self._generation
@@ -53,13 +59,15 @@ class PointerCache:
     def invalidate(self, toolset_id: UUID | str | None = None) -> None:
         """Drop the entry of one toolset (or all); any read in flight will not be stored."""
         self._generation += 1
-        if toolset_id is None:
+        wanted = None if toolset_id is None else str(toolset_id)
+        if wanted is None:
             self._entries.clear()
-            return
-        wanted = str(toolset_id)
-        for key, pointer in list(self._entries.items()):
-            if str(pointer["id"]) == wanted:
-                self._entries.pop(key, None)
+        else:
+            for key, pointer in list(self._entries.items()):
+                if str(pointer["id"]) == wanted:
+                    self._entries.pop(key, None)
+        for watcher in self._watchers:
+            watcher(wanted)
 
     def set_listening(self, listening: bool) -> None:
         self.invalidate()

@@ -1,0 +1,265 @@
+"""Live list-changed notifications, across server processes, backed by PostgreSQL.
+
+Who is told:
+- a client on the 2026-07-28 revision that holds a `subscriptions/listen` stream
+  (the SDK's `ListenHandler`, fed by this process's `EndpointBus`, the SDK's seam for
+  fanning events out across replicas);
+- a client on an older revision that holds its session's GET stream
+  (`notifications/tools/list_changed` and friends on the session's standalone channel).
+
+When: PostgreSQL says what a toolset serves may have changed, on any process. The
+`NOTIFY toolset_pointers` trigger (publish, rollback, mode switch, rename, delete)
+reaches every process's pointer cache, and the cache tells this hub, after it has
+dropped its entry; a process that commits a change drops the entry itself at once.
+The hub then reads each watched endpoint of that toolset again and compares what it
+serves with what it served before: only a list that really changed is announced, so a
+signal that changed nothing clients see (a release of unchanged content, a rename)
+stays silent. `EndpointBus.publish` goes through PostgreSQL too (`NOTIFY mcp_events`),
+so an event published on one process reaches listeners on all of them.
+
+A pinned release never changes: its endpoints are never watched and never notify.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cachetools import LRUCache
+from mcp.shared.subscriptions import (
+    PromptsListChanged,
+    ResourcesListChanged,
+    ServerEvent,
+    ToolsListChanged,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.kit.errors import NotFound
+from app.mcp.context import EndpointKey, ServedRequest
+from app.mcp.results import prompts_json, resources_json, tools_json
+from app.serving.engine import Endpoint, ServedState, ServedStates
+
+logger = logging.getLogger("app.mcp.changes")
+
+# Sessions whose channel this process knows (bounded like the SDK's session limit).
+REMEMBERED_SESSIONS = 10_000
+RETRY_SECONDS = 1.0
+
+Listener = Callable[[ServerEvent], None]
+
+
+class SessionChannel(Protocol):
+    """A legacy session's standalone channel (the SDK's `ServerSession` or `Connection`)."""
+
+    async def send_tool_list_changed(self) -> None: ...
+    async def send_prompt_list_changed(self) -> None: ...
+    async def send_resource_list_changed(self) -> None: ...
+
+
+Fingerprint = tuple[bytes, bytes, bytes] | None  # tools, prompts, resources; None: gone
+
+
+def _digest(value: Any) -> bytes:
+    return hashlib.blake2b(json.dumps(value, sort_keys=True).encode(), digest_size=16).digest()
+
+
+def fingerprint(served: ServedState) -> Fingerprint:
+    state = served.model()
+    return (_digest(tools_json(state)), _digest(prompts_json(state)), _digest(resources_json(state)))
+
+
+def changed_events(before: Fingerprint, after: Fingerprint) -> list[ServerEvent]:
+    kinds: list[ServerEvent] = [ToolsListChanged(), PromptsListChanged(), ResourcesListChanged()]
+    if before is None or after is None:
+        return kinds if before != after else []
+    return [event for event, old, new in zip(kinds, before, after, strict=True) if old != new]
+
+
+@dataclass(slots=True)
+class _Watch:
+    endpoint: Endpoint
+    toolset_id: str
+    fingerprint: Fingerprint
+    listeners: dict[object, Listener] = field(default_factory=dict)
+    sessions: dict[object, str] = field(default_factory=dict)
+
+    def idle(self) -> bool:
+        return not self.listeners and not self.sessions
+
+
+class ChangeHub:
+    def __init__(self, serving: ServedStates) -> None:
+        self.serving = serving
+        self._watches: dict[EndpointKey, _Watch] = {}
+        self._by_toolset: dict[str, set[EndpointKey]] = {}
+        self._sessions: LRUCache[str, SessionChannel] = LRUCache(maxsize=REMEMBERED_SESSIONS)
+        self._dirty: set[EndpointKey] = set()
+        self._wake = asyncio.Event()
+
+    # -- registration ---------------------------------------------------------------
+
+    def bus(self, served: ServedRequest) -> "EndpointBus":
+        return EndpointBus(self, served)
+
+    def remember_session(self, session_id: str, channel: SessionChannel) -> None:
+        self._sessions[session_id] = channel
+
+    def _watch(self, served: ServedRequest) -> _Watch | None:
+        if served.kind == "release":
+            return None  # a pinned release never changes
+        key = served.key
+        watch = self._watches.get(key)
+        if watch is None:
+            toolset_id = str(served.served.toolset_id)
+            watch = _Watch(served.endpoint, toolset_id, fingerprint(served.served))
+            self._watches[key] = watch
+            self._by_toolset.setdefault(toolset_id, set()).add(key)
+        return watch
+
+    def _unwatch_if_idle(self, key: EndpointKey) -> None:
+        watch = self._watches.get(key)
+        if watch is not None and watch.idle():
+            del self._watches[key]
+            keys = self._by_toolset.get(watch.toolset_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_toolset[watch.toolset_id]
+
+    def add_listener(self, served: ServedRequest, listener: Listener) -> Callable[[], None]:
+        watch = self._watch(served)
+        if watch is None:
+            return lambda: None
+        token = object()
+        watch.listeners[token] = listener
+        key = served.key
+
+        def unsubscribe() -> None:
+            current = self._watches.get(key)
+            if current is not None:
+                current.listeners.pop(token, None)
+                self._unwatch_if_idle(key)
+
+        return unsubscribe
+
+    @contextlib.contextmanager
+    def session_stream(self, served: ServedRequest, session_id: str) -> Iterator[None]:
+        """While a legacy session's GET stream is open on this process, it hears changes."""
+        watch = self._watch(served)
+        if watch is None:
+            yield
+            return
+        token = object()
+        watch.sessions[token] = session_id
+        try:
+            yield
+        finally:
+            current = self._watches.get(served.key)
+            if current is not None:
+                current.sessions.pop(token, None)
+                self._unwatch_if_idle(served.key)
+
+    # -- signals --------------------------------------------------------------------
+
+    def toolset_changed(self, toolset_id: object | None) -> None:
+        """What `toolset_id` (None: any toolset) serves may have changed: check its endpoints."""
+        if toolset_id is None:
+            self._dirty.update(self._watches)
+        else:
+            self._dirty.update(self._by_toolset.get(str(toolset_id), ()))
+        if self._dirty:
+            self._wake.set()
+
+    def deliver(self, key: EndpointKey, events: list[ServerEvent]) -> None:
+        """Hand events to this process's listeners and session streams of `key`."""
+        watch = self._watches.get(key)
+        if watch is None or not events:
+            return
+        for listener in list(watch.listeners.values()):
+            for event in events:
+                try:
+                    listener(event)
+                except Exception:  # one broken stream must not starve the others
+                    logger.exception("listen stream listener raised")
+        for session_id in set(watch.sessions.values()):
+            channel = self._sessions.get(session_id)
+            if channel is not None:
+                asyncio.get_running_loop().create_task(_notify_session(channel, events))
+
+    # -- the worker -----------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def running(self, engine: AsyncEngine) -> AsyncIterator[None]:
+        worker = asyncio.create_task(self.run(), name="mcp-change-hub")
+        try:
+            yield
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    async def run(self) -> None:
+        """Check dirty endpoints, one pass at a time, for the life of the process."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            for key in dirty:
+                try:
+                    await self._check(key)
+                except Exception:
+                    logger.exception("checking what an MCP endpoint serves failed; retrying")
+                    self._dirty.add(key)
+            if self._dirty:
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
+
+    async def _check(self, key: EndpointKey) -> None:
+        watch = self._watches.get(key)
+        if watch is None:
+            return
+        try:
+            served = await self.serving.served(watch.endpoint)
+        except NotFound:
+            after: Fingerprint = None
+        else:
+            after = fingerprint(served)
+        watch = self._watches.get(key)  # it may have gone idle meanwhile
+        if watch is None:
+            return
+        before, watch.fingerprint = watch.fingerprint, after
+        self.deliver(key, changed_events(before, after))
+
+
+async def _notify_session(channel: SessionChannel, events: list[ServerEvent]) -> None:
+    senders = {
+        ToolsListChanged: channel.send_tool_list_changed,
+        PromptsListChanged: channel.send_prompt_list_changed,
+        ResourcesListChanged: channel.send_resource_list_changed,
+    }
+    for event in events:
+        sender = senders.get(type(event))
+        if sender is None:
+            continue
+        try:
+            await sender()
+        except Exception:  # the stream went away; the session's next request finds out
+            logger.debug("session stream closed before a list change reached it", exc_info=True)
+
+
+class EndpointBus:
+    """The SDK's `SubscriptionBus` for one endpoint's listen streams on this process."""
+
+    def __init__(self, hub: ChangeHub, served: ServedRequest) -> None:
+        self.hub = hub
+        self.served = served
+
+    async def publish(self, event: ServerEvent) -> None:
+        self.hub.deliver(self.served.key, [event])
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        return self.hub.add_listener(self.served, listener)

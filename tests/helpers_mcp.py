@@ -1,0 +1,79 @@
+"""Serving the app on 127.0.0.1 for MCP clients, and connecting the SDK's client to it."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+MODERN = "2026-07-28"
+
+
+@asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serve an app whose lifespan is already running with uvicorn on a free local port."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class Heard:
+    """Notifications a client session received, to wait on."""
+
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+        self._changed = asyncio.Event()
+
+    async def __call__(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        if isinstance(method, str):
+            self.methods.append(method)
+            self._changed.set()
+
+    async def wait_for(self, method: str, timeout: float = 5.0) -> None:
+        async def until() -> None:
+            while method not in self.methods:
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+
+@asynccontextmanager
+async def legacy_session(
+    url: str, headers: dict[str, str], heard: Heard | None = None
+) -> AsyncIterator[ClientSession]:
+    """An initialized session (the handshake revisions) with the SDK's client."""
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=10) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write, message_handler=heard) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+@asynccontextmanager
+async def modern_session(url: str, headers: dict[str, str]) -> AsyncIterator[ClientSession]:
+    """A 2026-07-28 session (no handshake: `server/discover`) with the SDK's client."""
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=10) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.discover()
+        yield session
