@@ -77,7 +77,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.state.serving = ServedStates(app.state.engine, app.state.pointers)
         app.state.mcp = McpService(app.state.engine, app.state.serving)
         app.state.pointers.on_invalidate(app.state.mcp.hub.toolset_changed)
-        listener = asyncio.create_task(listen(app.state.pointers, url), name="pointer-listener")
+        channels = {"served_state": app.state.mcp.hub.project_changed}
+        listener = asyncio.create_task(listen(app.state.pointers, url, channels), name="pointer-listener")
         try:
             async with app.state.mcp.run():
                 yield

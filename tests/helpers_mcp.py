@@ -44,13 +44,11 @@ class Heard:
             self.methods.append(method)
             self._changed.set()
 
-    async def wait_for(self, method: str, timeout: float = 5.0) -> None:
-        async def until() -> None:
+    async def wait_for(self, method: str, within: float = 5.0) -> None:
+        async with asyncio.timeout(within):
             while method not in self.methods:
                 self._changed.clear()
                 await self._changed.wait()
-
-        await asyncio.wait_for(until(), timeout)
 
 
 @asynccontextmanager

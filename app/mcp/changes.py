@@ -40,7 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.kit.errors import NotFound
 from app.mcp.context import EndpointKey, ServedRequest
-from app.mcp.results import prompts_json, resources_json, tools_json
+from app.mcp.results import resources_json, tools_json
+from app.projects import queries as project_queries
 from app.serving.engine import Endpoint, ServedState, ServedStates
 
 logger = logging.getLogger("app.mcp.changes")
@@ -68,8 +69,13 @@ def _digest(value: Any) -> bytes:
 
 
 def fingerprint(served: ServedState) -> Fingerprint:
+    """What clients see of a served state, per list: a change in one is announced.
+
+    Prompts count with their text: `prompts/get` answers something else after an edit.
+    """
     state = served.model()
-    return (_digest(tools_json(state)), _digest(prompts_json(state)), _digest(resources_json(state)))
+    prompts = [p.model_dump(mode="json") for p in state.prompts]
+    return (_digest(tools_json(state)), _digest(prompts), _digest(resources_json(state)))
 
 
 def changed_events(before: Fingerprint, after: Fingerprint) -> list[ServerEvent]:
@@ -98,6 +104,7 @@ class ChangeHub:
         self._by_toolset: dict[str, set[EndpointKey]] = {}
         self._sessions: LRUCache[str, SessionChannel] = LRUCache(maxsize=REMEMBERED_SESSIONS)
         self._dirty: set[EndpointKey] = set()
+        self._projects: set[str] = set()
         self._wake = asyncio.Event()
 
     # -- registration ---------------------------------------------------------------
@@ -165,6 +172,11 @@ class ChangeHub:
 
     # -- signals --------------------------------------------------------------------
 
+    def project_changed(self, project_id: str) -> None:
+        """Current data of a project changed (the `served_state` channel): check its endpoints."""
+        self._projects.add(project_id)
+        self._wake.set()
+
     def toolset_changed(self, toolset_id: object | None) -> None:
         """What `toolset_id` (None: any toolset) serves may have changed: check its endpoints."""
         if toolset_id is None:
@@ -207,6 +219,8 @@ class ChangeHub:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._projects:
+                await self._mark_projects()
             dirty, self._dirty = self._dirty, set()
             for key in dirty:
                 try:
@@ -217,6 +231,20 @@ class ChangeHub:
             if self._dirty:
                 await asyncio.sleep(RETRY_SECONDS)
                 self._wake.set()
+
+    async def _mark_projects(self) -> None:
+        """Mark the watched endpoints of the projects that changed (by id) dirty."""
+        project_ids, self._projects = list(self._projects), set()
+        if not self._watches:
+            return
+        try:
+            async with self.serving.engine.connect() as conn:
+                addresses = set(await project_queries.addresses_of(conn, project_ids))
+        except Exception:
+            logger.exception("resolving changed projects failed; checking every watched endpoint")
+            self._dirty.update(self._watches)
+            return
+        self._dirty.update(key for key in self._watches if (key[0], key[1]) in addresses)
 
     async def _check(self, key: EndpointKey) -> None:
         watch = self._watches.get(key)

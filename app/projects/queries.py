@@ -1,5 +1,7 @@
 """Every statement of the projects domain."""
 
+from uuid import UUID
+
 from sqlalchemy import RowMapping, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -36,3 +38,11 @@ async def list_projects(
     if after_slug is not None:
         stmt = stmt.where(tuple_(projects.c.slug) > tuple_(after_slug))
     return list((await conn.execute(stmt.order_by(projects.c.slug).limit(limit))).mappings())
+
+
+async def addresses_of(conn: AsyncConnection, project_ids: list[str]) -> list[tuple[str, str]]:
+    """(organization, slug) of each of these projects that still exists."""
+    stmt = select(projects.c.organization_id, projects.c.slug).where(
+        projects.c.id.in_([UUID(p) for p in project_ids])
+    )
+    return [(row.organization_id, row.slug) for row in await conn.execute(stmt)]

@@ -18,7 +18,7 @@ Safety rules, so that the cache is never the reason a client sees an old release
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -79,8 +79,15 @@ def _asyncpg_dsn(database_url: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def listen(cache: PointerCache, database_url: str) -> None:
-    """Keep a LISTEN connection open for the life of the process; reconnect when it drops."""
+async def listen(
+    cache: PointerCache, database_url: str, channels: Mapping[str, Callable[[str], None]] | None = None
+) -> None:
+    """Keep a LISTEN connection open for the life of the process; reconnect when it drops.
+
+    `channels` adds other channels to the same connection (`served_state`: the MCP change
+    hub); while the connection is down the cache invalidates everything, which its
+    watchers hear too.
+    """
     dsn = _asyncpg_dsn(database_url)
 
     def on_notify(_conn: object, _pid: int, _channel: str, payload: str) -> None:
@@ -93,6 +100,10 @@ async def listen(cache: PointerCache, database_url: str) -> None:
             closed = asyncio.Event()
             conn.add_termination_listener(lambda _c, closed=closed: closed.set())
             await conn.add_listener(CHANNEL, on_notify)
+            for channel, handler in (channels or {}).items():
+                await conn.add_listener(
+                    channel, lambda _c, _p, _ch, payload, handler=handler: handler(payload)
+                )
             cache.set_listening(True)
             await closed.wait()
             logger.warning("pointer listener connection closed; cache bypassed until it reconnects")
