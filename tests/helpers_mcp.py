@@ -1,6 +1,7 @@
 """Serving the app on 127.0.0.1 for MCP clients, and connecting the SDK's client to it."""
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,13 +52,35 @@ class Heard:
                 await self._changed.wait()
 
 
+class RoundRobin(httpx2.AsyncBaseTransport):
+    """A load balancer in the client: each request goes to the next of these ports."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.ports = itertools.cycle([int(url.rsplit(":", 1)[1]) for url in urls])
+        self.sent: list[tuple[str, int, int]] = []  # method, port, status
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = next(self.ports)
+        request.url = request.url.copy_with(port=port)
+        response = await self.inner.handle_async_request(request)
+        self.sent.append((request.method, port, response.status_code))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 @asynccontextmanager
 async def legacy_session(
-    url: str, headers: dict[str, str], heard: Heard | None = None
+    url: str,
+    headers: dict[str, str],
+    heard: Heard | None = None,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[ClientSession]:
     """An initialized session (the handshake revisions) with the SDK's client."""
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=10) as http,
+        httpx2.AsyncClient(headers=headers, timeout=10, transport=transport) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write, message_handler=heard) as session,
     ):

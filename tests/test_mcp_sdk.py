@@ -14,7 +14,7 @@ from mcp.client.subscriptions import listen
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import PromptsListChanged, ToolsListChanged
 
-from tests.helpers_mcp import Heard, legacy_session, modern_session, serve
+from tests.helpers_mcp import Heard, RoundRobin, legacy_session, modern_session, serve
 from tests.helpers_toolsets import BASE, URNS, effective, project_with_toolset, switch
 
 
@@ -208,3 +208,24 @@ async def test_refusals_are_http_answers_before_any_mcp_message(
             with pytest.raises(Exception):  # noqa: B017,PT011 - the SDK raises on 401 and 404
                 async with legacy_session(f"{url}{target}", key):
                     pass
+
+
+async def test_a_session_works_behind_a_load_balancer_that_alternates_processes(
+    client: httpx.AsyncClient, second_app: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """Without adoption every such session broke at its second request (404 Session not found)."""
+    await project_with_toolset(client, auth)
+    await switch(client, auth, "staging")
+    first = client._transport.app  # type: ignore[attr-defined]
+    async with serve(first) as a, serve(second_app.app) as b:  # type: ignore[attr-defined]
+        balancer = RoundRobin([a, b])
+        heard = Heard()
+        async with legacy_session(f"{a}/mcp/p/pets", auth, heard, transport=balancer) as session:
+            for _ in range(4):
+                assert tool_names(await session.list_tools()) == ["op_0000", "op_0001"]
+            await publish(client, auth, URNS[:3])
+            await heard.wait_for("notifications/tools/list_changed", within=1.0)
+            assert tool_names(await session.list_tools()) == ["op_0000", "op_0001", "op_0002"]
+        ports = {port for _, port, _ in balancer.sent}
+        assert len(ports) == 2
+        assert all(status < 400 for _, _, status in balancer.sent), balancer.sent
