@@ -19,6 +19,7 @@ from app.kit.logging import RequestIdMiddleware, configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.kit.openapi import install_openapi
 from app.mcp.http import McpMiddleware, McpService
+from app.mcp.queries import EVENTS_CHANNEL
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
@@ -77,7 +78,10 @@ def create_app(database_url: str | None = None) -> FastAPI:
         app.state.serving = ServedStates(app.state.engine, app.state.pointers)
         app.state.mcp = McpService(app.state.engine, app.state.serving)
         app.state.pointers.on_invalidate(app.state.mcp.hub.toolset_changed)
-        channels = {"served_state": app.state.mcp.hub.project_changed}
+        channels = {
+            "served_state": app.state.mcp.hub.project_changed,
+            EVENTS_CHANNEL: app.state.mcp.hub.event_published,
+        }
         listener = asyncio.create_task(listen(app.state.pointers, url, channels), name="pointer-listener")
         try:
             async with app.state.mcp.run():

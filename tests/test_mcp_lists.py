@@ -1,12 +1,14 @@
 """What MCP lists serve equals the JSON API's served state, and iteration-mode edits notify."""
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 from mcp.client.subscriptions import listen
-from mcp.shared.subscriptions import PromptsListChanged, ToolsListChanged
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
 
+from app.mcp.changes import EndpointBus
 from tests.factories import create_deployment, create_project, make_tools
 from tests.helpers_mcp import modern_session, serve
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset
@@ -211,3 +213,20 @@ async def test_iteration_mode_edits_notify_only_when_what_is_served_changes(
         await client.patch(BASE, json={"description": "New words"}, headers=auth)  # not a list
         await client.put(f"/v1/projects/p/variations/{URNS[1]}", json={"description": "d"}, headers=auth)
         assert await next_event() == ToolsListChanged()
+
+
+async def test_an_event_published_on_one_process_reaches_listeners_on_another(
+    client: httpx.AsyncClient, second_app: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    """`EndpointBus.publish` (the SDK's fan-out seam) goes through PostgreSQL."""
+    await project_with_toolset(client, auth)
+    first_hub = client._transport.app.state.mcp.hub  # type: ignore[attr-defined]
+    async with (
+        serve(second_app.app) as url,  # type: ignore[attr-defined]
+        modern_session(f"{url}/mcp/p/pets", auth) as session,
+        listen(session, resources_list_changed=True) as subscription,
+    ):
+        bus = EndpointBus(first_hub, SimpleNamespace(key=("org-a", "p", "pets", "")))  # type: ignore[arg-type]
+        await bus.publish(ResourcesListChanged())
+        async with asyncio.timeout(1.0):
+            assert await subscription.__anext__() == ResourcesListChanged()

@@ -14,8 +14,11 @@ dropped its entry; a process that commits a change drops the entry itself at onc
 The hub then reads each watched endpoint of that toolset again and compares what it
 serves with what it served before: only a list that really changed is announced, so a
 signal that changed nothing clients see (a release of unchanged content, a rename)
-stays silent. `EndpointBus.publish` goes through PostgreSQL too (`NOTIFY mcp_events`),
-so an event published on one process reaches listeners on all of them.
+stays silent. Current data (iteration mode, staging copies) is watched the same way,
+through revision 0006's `NOTIFY served_state, '<project id>'`.
+
+`EndpointBus.publish` goes through PostgreSQL too (`NOTIFY mcp_events`), so an event
+published on one process reaches the endpoint's listeners on all of them.
 
 A pinned release never changes: its endpoints are never watched and never notify.
 """
@@ -33,12 +36,14 @@ from cachetools import LRUCache
 from mcp.shared.subscriptions import (
     PromptsListChanged,
     ResourcesListChanged,
+    ResourceUpdated,
     ServerEvent,
     ToolsListChanged,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.kit.errors import NotFound
+from app.mcp import queries
 from app.mcp.context import EndpointKey, ServedRequest
 from app.mcp.results import resources_json, tools_json
 from app.projects import queries as project_queries
@@ -49,6 +54,9 @@ logger = logging.getLogger("app.mcp.changes")
 # Sessions whose channel this process knows (bounded like the SDK's session limit).
 REMEMBERED_SESSIONS = 10_000
 RETRY_SECONDS = 1.0
+# Session ids ended by a DELETE, remembered so that no process adopts them again.
+ENDED_SESSIONS = 100_000
+_ENDED = "ended:"
 
 Listener = Callable[[ServerEvent], None]
 
@@ -106,6 +114,8 @@ class ChangeHub:
         self._dirty: set[EndpointKey] = set()
         self._projects: set[str] = set()
         self._wake = asyncio.Event()
+        self._ended: LRUCache[str, bool] = LRUCache(maxsize=ENDED_SESSIONS)
+        self._session_watchers: list[Callable[[str], None]] = []
 
     # -- registration ---------------------------------------------------------------
 
@@ -176,6 +186,33 @@ class ChangeHub:
         """Current data of a project changed (the `served_state` channel): check its endpoints."""
         self._projects.add(project_id)
         self._wake.set()
+
+    def event_published(self, payload: str) -> None:
+        """An `EndpointBus.publish` or a session's end on any process (the `mcp_events` channel)."""
+        if payload.startswith(_ENDED):
+            session_id = payload.removeprefix(_ENDED)
+            self._ended[session_id] = True
+            for watcher in self._session_watchers:
+                watcher(session_id)
+            return
+        published = event_from_payload(payload)
+        if published is not None:
+            self.deliver(published[0], [published[1]])
+
+    # -- sessions ended by a DELETE, on any process ---------------------------------
+
+    async def end_session(self, session_id: str) -> None:
+        """Tell every process that session `session_id` was ended by its client."""
+        self._ended[session_id] = True  # this process at once, the others at the NOTIFY
+        async with self.serving.engine.connect() as conn:
+            await queries.notify_event(conn, _ENDED + session_id)
+            await conn.commit()
+
+    def session_ended(self, session_id: str) -> bool:
+        return session_id in self._ended
+
+    def on_session_ended(self, watcher: Callable[[str], None]) -> None:
+        self._session_watchers.append(watcher)
 
     def toolset_changed(self, toolset_id: object | None) -> None:
         """What `toolset_id` (None: any toolset) serves may have changed: check its endpoints."""
@@ -279,15 +316,53 @@ async def _notify_session(channel: SessionChannel, events: list[ServerEvent]) ->
             logger.debug("session stream closed before a list change reached it", exc_info=True)
 
 
+_EVENT_NAMES: dict[type, str] = {
+    ToolsListChanged: "tools",
+    PromptsListChanged: "prompts",
+    ResourcesListChanged: "resources",
+}
+_EVENTS: dict[str, ServerEvent] = {
+    "tools": ToolsListChanged(),
+    "prompts": PromptsListChanged(),
+    "resources": ResourcesListChanged(),
+}
+
+
+def event_payload(key: EndpointKey, event: ServerEvent) -> str:
+    if isinstance(event, ResourceUpdated):
+        return json.dumps({"endpoint": key, "resource": event.uri})
+    return json.dumps({"endpoint": key, "event": _EVENT_NAMES[type(event)]})
+
+
+def event_from_payload(payload: str) -> tuple[EndpointKey, ServerEvent] | None:
+    try:
+        message = json.loads(payload)
+        org, project, toolset, selector = message["endpoint"]
+        key: EndpointKey = (str(org), str(project), str(toolset), str(selector))
+        if "resource" in message:
+            return key, ResourceUpdated(uri=str(message["resource"]))
+        return key, _EVENTS[message["event"]]
+    except (ValueError, KeyError, TypeError):
+        logger.warning("ignored a malformed mcp_events message")
+        return None
+
+
 class EndpointBus:
-    """The SDK's `SubscriptionBus` for one endpoint's listen streams on this process."""
+    """The SDK's `SubscriptionBus` for one endpoint's listen streams, backed by PostgreSQL.
+
+    `subscribe` registers a listen stream of this process; `publish` sends the event
+    through `NOTIFY mcp_events`, and every process (this one included) hands it to its
+    own listeners of the endpoint (`ChangeHub.event_published`).
+    """
 
     def __init__(self, hub: ChangeHub, served: ServedRequest) -> None:
         self.hub = hub
         self.served = served
 
     async def publish(self, event: ServerEvent) -> None:
-        self.hub.deliver(self.served.key, [event])
+        async with self.hub.serving.engine.connect() as conn:
+            await queries.notify_event(conn, event_payload(self.served.key, event))
+            await conn.commit()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self.hub.add_listener(self.served, listener)

@@ -17,10 +17,9 @@ under the same id, already initialized at the protocol version the client's
 `MCP-Protocol-Version` header names (2025-03-26, the spec's default, without one),
 bound to the same key and endpoint, and lets the SDK answer as usual. A GET stream
 opened on any process hears list changes there (every process hears PostgreSQL's
-NOTIFY). What is not carried over: the client's `initialize` parameters (this server
-reads none) and a DELETE, which ends the session on the process that receives it; a
-copy elsewhere ends at the idle timeout, and a later request with that id is adopted
-again.
+NOTIFY). A DELETE that ends a session is told to every process (`NOTIFY mcp_events`):
+each ends its copy and adopts that id no more. What is not carried over: the client's
+`initialize` parameters (this server reads none).
 """
 
 import logging
@@ -41,7 +40,7 @@ from mcp.shared.transport_context import TransportContext
 from mcp_types import DEFAULT_NEGOTIATED_VERSION
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.mcp.changes import ChangeHub
 
@@ -55,6 +54,13 @@ class SessionManager(StreamableHTTPSessionManager):
     def __init__(self, server: Server[Any], hub: ChangeHub) -> None:
         super().__init__(app=server, json_response=True, stateless=False)
         self.hub = hub
+        hub.on_session_ended(self._ended_elsewhere)
+
+    def _ended_elsewhere(self, session_id: str) -> None:
+        """A DELETE ended this session (on any process): end this process's copy too."""
+        transport = self._server_instances.get(session_id)
+        if transport is not None and self._task_group is not None:
+            self._task_group.start_soon(self._discard_session, session_id, transport)
 
     def holds(self, session_id: str, user: object) -> bool:
         """Whether this process holds session `session_id`, opened by this principal."""
@@ -70,11 +76,25 @@ class SessionManager(StreamableHTTPSessionManager):
             and session_id not in self._server_instances
             and _SESSION_ID.fullmatch(session_id)
             and isinstance(user, AuthenticatedUser)
+            and not self.hub.session_ended(session_id)
         ):
             async with self._session_creation_lock:
                 if session_id not in self._server_instances:
                     await self._adopt(session_id, user, scope)
-        await super()._handle_stateful_request(scope, receive, send)
+        if scope["method"] != "DELETE" or session_id is None:
+            await super()._handle_stateful_request(scope, receive, send)
+            return
+        status = 0
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await super()._handle_stateful_request(scope, receive, watch)
+        if status < 300:
+            await self.hub.end_session(session_id)
 
     async def _adopt(self, session_id: str, user: AuthenticatedUser, scope: Scope) -> None:
         """Open session `session_id`, born initialized, for a request that names it here first."""
