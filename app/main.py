@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app import health
 from app.db.engine import create_engine
@@ -43,6 +44,13 @@ API_ROUTERS = (
     staging_router,
     releases_router,
 )
+
+DOCS_ASSETS = "/docs-assets"
+SWAGGER_UI_PARAMETERS = {
+    "persistAuthorization": True,  # the key entered in Authorize survives a page reload
+    "displayOperationId": True,  # the names generated SDKs use
+    "validatorUrl": None,  # no badge fetched from the public validator
+}
 
 TAGS = [
     {"name": "projects", "description": "Projects own deployments, toolsets and templates."},
@@ -92,7 +100,11 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 await listener
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the pinned `fastapi-offline` package,
+    # served under DOCS_ASSETS, never from a CDN: they work on a machine without internet.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         title="Toolsets staging and releases",
         version="0.1.0",
         description=(
