@@ -1,22 +1,33 @@
-"""`toolsets serve | migrate | create-api-key`."""
+"""`toolsets serve | migrate | create-api-key | list-api-keys | revoke-api-key | openapi`."""
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select
 
+from app.api_keys.schemas import ApiKey
+from app.api_keys.service import ApiKeyError, ApiKeyService
 from app.db import migrations
 from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine
 from app.db.tables import api_keys
-from app.kit.auth import SCOPES, insert_api_key
+from app.kit.auth import KEY_CACHE_SECONDS, SCOPES, insert_api_key
 from app.settings import get_settings
 
 DEV_ORGANIZATION = "dev"
+T = TypeVar("T")
+LOST_KEY_HINT = (
+    "API keys exist in this database (the development key was printed on the first start). "
+    "Lost it? Beside the running service: `toolsets create-api-key --organization dev --name NAME` "
+    "makes another (`.venv/bin/toolsets` in a checkout); `toolsets list-api-keys` lists them."
+)
 
 
 def _database_url(embedded: EmbeddedPostgres | None) -> str:
@@ -27,13 +38,24 @@ def _database_url(embedded: EmbeddedPostgres | None) -> str:
     return embedded.start()
 
 
-async def _create_key(database_url: str, organization: str, scopes: Sequence[str], name: str) -> str:
-    engine = create_engine(database_url, pool_size=1)
+def _with_keys(use: Callable[[ApiKeyService], Awaitable[T]]) -> T:
+    """Run one API key use case against the configured (or embedded) database."""
+
+    async def run(url: str) -> T:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as conn:
+                return await use(ApiKeyService(conn))
+        finally:
+            await engine.dispose()
+
+    embedded = None if get_settings().database_url else EmbeddedPostgres(get_settings().toolsets_data_dir)
+    url = _database_url(embedded)
     try:
-        async with engine.begin() as conn:
-            return await insert_api_key(conn, organization, scopes, name)
+        return asyncio.run(run(url))
     finally:
-        await engine.dispose()
+        if embedded:
+            embedded.stop()
 
 
 async def _ensure_dev_key(database_url: str) -> str | None:
@@ -63,18 +85,70 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 
 def cmd_create_api_key(args: argparse.Namespace) -> int:
     scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
-    embedded = None if get_settings().database_url else EmbeddedPostgres(get_settings().toolsets_data_dir)
-    url = _database_url(embedded)
     try:
-        key = asyncio.run(_create_key(url, args.organization, scopes, args.name))
-    except ValueError as exc:
+        raw, key = _with_keys(lambda keys: keys.create(args.organization, scopes, args.name))
+    except ApiKeyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if embedded:
-            embedded.stop()
-    print(f"API key for organization '{args.organization}' with scopes {','.join(sorted(scopes))}:")
-    print(key)
+    print(
+        f"API key '{key.name}' (id {key.id}, prefix {key.prefix}) for organization "
+        f"'{key.organization_id}' with scopes {','.join(key.scopes)}."
+    )
+    print("It is shown only this once; `toolsets revoke-api-key ID` revokes it. The key:")
+    print(raw)
+    return 0
+
+
+def _when(moment: datetime | None, empty: str) -> str:
+    return moment.strftime("%Y-%m-%d %H:%MZ") if moment is not None else empty
+
+
+def _key_table(keys: Sequence[ApiKey]) -> str:
+    rows = [("id", "organization", "name", "prefix", "scopes", "created", "last used", "revoked")]
+    rows += [
+        (
+            str(key.id),
+            key.organization_id,
+            key.name,
+            key.prefix,
+            ",".join(key.scopes),
+            _when(key.created_at, "-"),
+            _when(key.last_used_at, "never"),
+            _when(key.revoked_at, "-"),
+        )
+        for key in keys
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def cmd_list_api_keys(args: argparse.Namespace) -> int:
+    keys = _with_keys(lambda service: service.list_keys(args.organization))
+    if args.json:
+        print(json.dumps([key.model_dump(mode="json") for key in keys], indent=2))
+    elif not keys:
+        where = f" in organization '{args.organization}'" if args.organization else ""
+        print(f"no API keys{where}; `toolsets create-api-key --organization ORG --name NAME` makes one")
+    else:
+        print(_key_table(keys))
+    return 0
+
+
+def cmd_revoke_api_key(args: argparse.Namespace) -> int:
+    try:
+        key, revoked_now = _with_keys(lambda service: service.revoke(args.key_id))
+    except ApiKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if revoked_now:
+        print(
+            f"revoked API key '{key.name}' ({key.prefix}…) of organization '{key.organization_id}'; "
+            f"every server process refuses it within {KEY_CACHE_SECONDS} s"
+        )
+    else:
+        print(f"API key '{key.name}' ({key.prefix}…) was already revoked at {_when(key.revoked_at, '-')}")
     return 0
 
 
@@ -91,6 +165,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if key:
                 print(f"Development API key (organization '{DEV_ORGANIZATION}', all scopes):\n{key}")
                 print(f"  curl -H 'Authorization: Bearer {key}' http://{args.host}:{args.port}/v1/projects")
+            else:
+                print(LOST_KEY_HINT)
         # Workers are separate processes: they find the database through the environment.
         os.environ["DATABASE_URL"] = url
         get_settings.cache_clear()
@@ -140,8 +216,19 @@ def build_parser() -> argparse.ArgumentParser:
     key = sub.add_parser("create-api-key", help="make an API key; prints it as the last line")
     key.add_argument("--organization", required=True)
     key.add_argument("--scopes", default="read,write,release", help="comma-separated: read,write,release")
-    key.add_argument("--name", default="api key")
+    key.add_argument(
+        "--name", default="unnamed", help="who or what uses the key; releases and audit entries show it"
+    )
     key.set_defaults(func=cmd_create_api_key)
+
+    listing = sub.add_parser("list-api-keys", help="list API keys (never the keys themselves)")
+    listing.add_argument("--organization", help="only this organization's keys")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    listing.set_defaults(func=cmd_list_api_keys)
+
+    revoke = sub.add_parser("revoke-api-key", help="revoke an API key by its id (from list-api-keys)")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.set_defaults(func=cmd_revoke_api_key)
 
     openapi = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
     openapi.add_argument("--output", default="openapi.json", help="a path, or - for stdout")

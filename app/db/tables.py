@@ -69,6 +69,7 @@ api_keys = Table(
     Column("scopes", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
     _created_at(),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),  # 0007; to the minute (kit/auth.py)
     UniqueConstraint("key_hash"),
 )
 

@@ -4,12 +4,13 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cachetools import TTLCache
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.tables import api_keys
@@ -24,6 +25,8 @@ KEY_PREFIX = "tsk_"
 # every request; a revoked key therefore stops working within this many seconds.
 KEY_CACHE_SECONDS = 10
 _verified: TTLCache[str, "Principal"] = TTLCache(maxsize=10_000, ttl=KEY_CACHE_SECONDS)
+# `last_used_at` is written at most this often per key: it is for people, not for auditing.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `toolsets create-api-key`.")
 
@@ -47,12 +50,15 @@ def new_raw_key() -> str:
 async def insert_api_key(
     conn: AsyncConnection, organization_id: str, scopes: Sequence[str], name: str
 ) -> str:
-    """Store a new key (hashed) and return the raw key; it is shown once."""
+    """Store a new key (hashed) and return the raw key; it is shown once. Its id and prefix are
+    those of the api_keys row whose `key_prefix` is the raw key's first 12 characters."""
     unknown = set(scopes) - set(SCOPES)
     if unknown or not scopes:
         raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")
     if not organization_id.strip():
         raise ValueError("organization must not be empty")
+    if not name.strip():
+        raise ValueError("name must not be empty")
     raw = new_raw_key()
     await conn.execute(
         api_keys.insert().values(
@@ -89,12 +95,20 @@ async def authenticate(
     async with engine.connect() as conn, conn.begin():
         row = (
             await conn.execute(
-                select(api_keys.c.id, api_keys.c.organization_id, api_keys.c.scopes).where(
+                select(
+                    api_keys.c.id, api_keys.c.organization_id, api_keys.c.scopes, api_keys.c.last_used_at
+                ).where(
                     api_keys.c.key_hash == key_hash,
                     api_keys.c.revoked_at.is_(None),
                 )
             )
         ).one_or_none()
+        if row is not None and (
+            row.last_used_at is None or row.last_used_at < datetime.now(UTC) - LAST_USED_PRECISION
+        ):
+            await conn.execute(
+                update(api_keys).where(api_keys.c.id == row.id).values(last_used_at=func.now())
+            )
     if row is None:
         raise Unauthorized("The API key is unknown or revoked.")
     principal = Principal(

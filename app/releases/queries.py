@@ -8,7 +8,14 @@ from sqlalchemy import RowMapping, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.tables import idempotency_keys, toolset_audit_entries, toolset_releases, toolset_versions
+from app.api_keys.queries import ACTING_KEY_COLUMNS, acted_as
+from app.db.tables import (
+    api_keys,
+    idempotency_keys,
+    toolset_audit_entries,
+    toolset_releases,
+    toolset_versions,
+)
 
 RELEASE_COLUMNS = (
     toolset_releases.c.id,
@@ -23,8 +30,12 @@ RELEASE_COLUMNS = (
     toolset_releases.c.toolset_variations_version_id,
 )
 
-_RELEASE_VIEW = select(*RELEASE_COLUMNS, toolset_versions.c.version.label("toolset_version")).join_from(
-    toolset_releases, toolset_versions, toolset_versions.c.id == toolset_releases.c.toolset_version_id
+_RELEASE_VIEW = (
+    select(*RELEASE_COLUMNS, toolset_versions.c.version.label("toolset_version"), *ACTING_KEY_COLUMNS)
+    .join_from(
+        toolset_releases, toolset_versions, toolset_versions.c.id == toolset_releases.c.toolset_version_id
+    )
+    .outerjoin(api_keys, acted_as(toolset_releases.c.released_by_user_id))
 )
 
 
@@ -109,7 +120,11 @@ AUDIT_COLUMNS = (
 async def list_audit_entries(
     conn: AsyncConnection, toolset_id: UUID, after: tuple[datetime, UUID] | None, limit: int
 ) -> list[RowMapping]:
-    stmt = select(*AUDIT_COLUMNS).where(toolset_audit_entries.c.toolset_id == toolset_id)
+    stmt = (
+        select(*AUDIT_COLUMNS, *ACTING_KEY_COLUMNS)
+        .outerjoin(api_keys, acted_as(toolset_audit_entries.c.actor))
+        .where(toolset_audit_entries.c.toolset_id == toolset_id)
+    )
     if after is not None:
         stmt = stmt.where(
             tuple_(toolset_audit_entries.c.created_at, toolset_audit_entries.c.id) < tuple_(*after)

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api_keys.schemas import ApiKeyRef
 from app.kit.schemas import Schema
 
 
@@ -17,7 +18,9 @@ class Release(BaseModel):
     id: UUID
     release_number: int
     notes: str | None
-    released_by: str | None = Field(description="The API key that made the release.")
+    released_by: ApiKeyRef | None = Field(
+        description="The API key that made the release; null when none was recorded."
+    )
     created_at: datetime
     toolset_version: int = Field(description="The captured toolset_versions row's version.")
     source_state_id: UUID
@@ -53,7 +56,7 @@ class StateDiff(BaseModel):
 class AuditEntry(BaseModel):
     id: UUID
     action: Literal["create_release", "publish", "rollback", "mode_switch", "discard"]
-    actor: str
+    actor: ApiKeyRef = Field(description="The API key that acted.")
     from_release_number: int | None
     to_release_number: int | None
     details: dict[str, Any]

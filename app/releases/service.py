@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.api_keys.schemas import key_ref
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
 from app.kit.errors import Conflict, NotFound, Unprocessable
@@ -46,7 +47,16 @@ class IdempotencyKeyReused(Conflict):
 
 
 def as_release(row: RowMapping, current_release_id: UUID | None) -> Release:
-    return Release.model_validate({**row, "current": row["id"] == current_release_id})
+    released_by = key_ref(row["released_by"], row["key_name"], row["key_prefix"])
+    return Release.model_validate(
+        {**row, "released_by": released_by, "current": row["id"] == current_release_id}
+    )
+
+
+def as_audit_entry(row: RowMapping) -> AuditEntry:
+    return AuditEntry.model_validate(
+        {**row, "actor": key_ref(row["actor"], row["key_name"], row["key_prefix"])}
+    )
 
 
 async def record_release(
@@ -231,7 +241,7 @@ class ReleaseService:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             rows = await release_queries.list_audit_entries(self.conn, live["id"], position, limit + 1)
-        items = [AuditEntry.model_validate(r) for r in rows[:limit]]
+        items = [as_audit_entry(r) for r in rows[:limit]]
         last = rows[limit - 1] if len(rows) > limit else None
         cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])]) if last else None
         return items, cursor
