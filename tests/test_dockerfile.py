@@ -26,4 +26,6 @@ def test_installs_the_project_from_pyproject() -> None:
 def test_migrates_then_serves() -> None:
     command = next(line for line in LINES if line.startswith("CMD"))
     assert command.index("toolsets migrate") < command.index("toolsets serve")
+    # The wheel carries the migrations (setup.py), so the build stage needs them.
     assert "COPY alembic ./alembic" in DOCKERFILE
+    assert "setup.py" in DOCKERFILE

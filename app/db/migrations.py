@@ -1,6 +1,5 @@
 """Alembic, driven from code: `toolsets migrate`, start-up checks and tests use it."""
 
-import os
 from pathlib import Path
 
 from alembic.config import Config
@@ -10,23 +9,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from alembic import command
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+# In an installed wheel the revisions ship inside the package (setup.py copies them);
+# in a checkout (and an editable install) they are the top-level alembic/ folder.
+SCRIPT_LOCATIONS = (_PACKAGE / "_alembic", _PACKAGE.parent / "alembic")
 
-def _alembic_ini() -> Path:
-    candidates = [
-        os.environ.get("TOOLSETS_ALEMBIC_INI"),
-        Path.cwd() / "alembic.ini",
-        Path(__file__).resolve().parents[2] / "alembic.ini",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise FileNotFoundError("alembic.ini not found; set TOOLSETS_ALEMBIC_INI")
+
+def script_location() -> Path:
+    for candidate in SCRIPT_LOCATIONS:
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"no Alembic scripts in {' or '.join(map(str, SCRIPT_LOCATIONS))}")
 
 
 def alembic_config(database_url: str) -> Config:
-    ini = _alembic_ini()
-    config = Config(str(ini))
-    config.set_main_option("script_location", str(ini.parent / "alembic"))
+    """Built in code, not read from alembic.ini, so it works from any directory."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location()))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     return config
 
