@@ -6,11 +6,12 @@ from fastapi import APIRouter, Depends, Path, status
 from app.deployments.schemas import Deployment, DeploymentCreate, DeploymentDetail, ToolDefinition
 from app.deployments.service import DeploymentService, deployment_service
 from app.kit.auth import RequireRead, RequireWrite
+from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page
 
-router = APIRouter(prefix="/projects", tags=["deployments"], responses=AUTH_RESPONSES)
+router = APIRouter(route_class=JsonRoute, prefix="/projects", tags=["deployments"], responses=AUTH_RESPONSES)
 
 DeploymentId = Annotated[UUID, Path(description="The deployment's id, as createDeployment answered it.")]
 

@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.kit.logging import REQUEST_ID_SCOPE_KEY, request_id_var
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -114,32 +116,51 @@ _HTTP_CODES = {
 }
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    errors = []
-    for err in exc.errors():
-        loc = [str(part) for part in err.get("loc", ())]
-        errors.append({"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type")})
-    return errors
+# A small body can hold thousands of mistakes: answer the first few, and how many there were.
+MAX_FIELD_ERRORS = 20
+_MAX_ERROR_TEXT = 200
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 1] + "…"
+
+
+def _field_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": _clip(".".join(str(part) for part in err.get("loc", ()))),
+            "message": _clip(str(err.get("msg", ""))),
+            "type": err.get("type"),
+        }
+        for err in errors[:MAX_FIELD_ERRORS]
+    ]
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    extra = dict(exc.extra)
+    if isinstance(extra.get("errors"), list):
+        extra["error_count"] = len(extra["errors"])
+        extra["errors"] = extra["errors"][:MAX_FIELD_ERRORS]
     return problem_response(
-        exc.status, exc.code, exc.title, exc.detail, headers=exc.headers() or None, **exc.extra
+        exc.status, exc.code, exc.title, exc.detail, headers=exc.headers() or None, **extra
     )
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = _field_errors(exc)
-    if any(e["type"] == "json_invalid" for e in errors):
+    raw = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in raw):
         return problem_response(400, "malformed_json", "Malformed JSON", "The body is not valid JSON.")
+    shown = _field_errors(raw)
+    more = f" (the first {len(shown)} of {len(raw)})" if len(raw) > len(shown) else ""
     return problem_response(
         422,
         "validation_error",
         "Unprocessable request",
-        "The request does not match the operation's schema; see `errors`.",
-        errors=errors,
+        f"The request does not match the operation's schema; see `errors`{more}.",
+        errors=shown,
+        error_count=len(raw),
     )
 
 
@@ -148,13 +169,34 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     code, title = _HTTP_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem_response(
-        exc.status_code, code, title, detail, headers=dict(exc.headers) if exc.headers else None
+        exc.status_code,
+        code,
+        title,
+        detail,
+        headers=dict(exc.headers) if exc.headers else None,
+        max_body_bytes=getattr(exc, "max_body_bytes", None),  # limits.BodyTooLarge
     )
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(500, "internal_error", "Internal server error", "An unexpected error occurred.")
+    # Starlette answers this outermost, after the request id middleware has finished: take the
+    # id from the scope, for the log line and for the response a client quotes to operators.
+    request_id: str | None = request.scope.get(REQUEST_ID_SCOPE_KEY)
+    token = request_id_var.set(request_id)
+    try:
+        logger.exception(
+            "unhandled error on %s %s", request.method, request.url.path, extra={"request_id": request_id}
+        )
+    finally:
+        request_id_var.reset(token)
+    return problem_response(
+        500,
+        "internal_error",
+        "Internal server error",
+        "An unexpected error occurred; quote the request id to the operators.",
+        headers={"X-Request-ID": request_id} if request_id else None,
+        request_id=request_id,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

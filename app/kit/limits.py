@@ -4,17 +4,29 @@ Both are pure ASGI middleware, so they answer with the same problem documents as
 rest of the API without FastAPI's request machinery getting involved.
 """
 
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.errors import problem_response
 
 
+class BodyTooLarge(StarletteHTTPException):
+    """Raised by `receive` once a streamed body passes the limit; rendered as 413."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        super().__init__(413, f"The request body is larger than {max_body_bytes} bytes.")
+        self.max_body_bytes = max_body_bytes
+
+
 class BodySizeLimitMiddleware:
     """Answer 413 to a request whose body is larger than `max_body_bytes`.
 
-    A declared `Content-Length` over the limit is refused before anything is read; a body
-    sent without one (chunked) is counted as it streams and refused once it passes the
-    limit. Under the limit, the body is handed on unchanged.
+    A declared `Content-Length` over the limit is refused before anything is read. A body
+    sent without one (chunked) is counted as the application reads it, and reading fails
+    with 413 once it passes the limit. Nothing is read ahead: an operation that refuses a
+    request first (401) never reads its body at all. Under the limit, the body is handed on
+    unchanged.
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
@@ -29,41 +41,42 @@ class BodySizeLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, receive, send)
             return
-        chunks: list[bytes] = []
         size = 0
-        while True:
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal size
             message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before it finished sending
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.max_body_bytes:
+                    raise BodyTooLarge(self.max_body_bytes)
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()  # e.g. waiting for http.disconnect
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(scope, receive, send)  # an application that let it through
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(
-            413,
-            "payload_too_large",
-            "Payload too large",
-            f"The request body is larger than {self.max_body_bytes} bytes.",
-            max_body_bytes=self.max_body_bytes,
-        )
-        await response(scope, receive, send)
+        await too_large_response(self.max_body_bytes)(scope, receive, send)
+
+
+def too_large_response(max_body_bytes: int) -> Response:
+    return problem_response(
+        413,
+        "payload_too_large",
+        "Payload too large",
+        f"The request body is larger than {max_body_bytes} bytes.",
+        max_body_bytes=max_body_bytes,
+    )
 
 
 class NulPathMiddleware:

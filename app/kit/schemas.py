@@ -92,8 +92,10 @@ class Problem(BaseModel):
     status: int
     detail: str
     code: str = Field(description="Stable machine-readable error code.")
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | None = Field(None, description="The first 20 field errors at most.")
+    error_count: int | None = Field(None, description="How many field errors there were in all.")
     location: str | None = None
+    request_id: str | None = Field(None, description="On a 500: the `X-Request-ID` to quote to operators.")
 
 
 def problem(description: str) -> dict[str, Any]:
@@ -137,8 +139,9 @@ AUTH_RESPONSES: Responses = {
 INVALID: Responses = {422: problem("The request does not match the schema; `errors` names each field")}
 # Every operation that takes a body: 400 before validation, 413 before reading it all.
 BODY: Responses = {
-    400: problem("The body is not valid JSON"),
+    400: problem("The body is not JSON (`NaN`, `Infinity`, a number a double cannot hold, a lone surrogate)"),
     413: problem("The body is larger than the service accepts (`TOOLSETS_MAX_BODY_BYTES`, 16 MiB)"),
+    415: problem("The body is not declared `application/json`"),
     **INVALID,
 }
 NOT_FOUND: Responses = {404: problem("Not found, or in another organization")}

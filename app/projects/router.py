@@ -1,13 +1,14 @@
 from fastapi import APIRouter, Depends, status
 
 from app.kit.auth import RequireRead, RequireWrite
+from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
 from app.projects.schemas import Project, ProjectCreate
 from app.projects.service import ProjectService, project_service
 
-router = APIRouter(prefix="/projects", tags=["projects"], responses=AUTH_RESPONSES)
+router = APIRouter(route_class=JsonRoute, prefix="/projects", tags=["projects"], responses=AUTH_RESPONSES)
 
 
 @router.post(

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Depends, status
 
 from app.kit.auth import RequireRead, RequireWrite
+from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, PromptTemplateNameParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
@@ -12,7 +13,9 @@ from app.prompt_templates.schemas import (
 )
 from app.prompt_templates.service import PromptTemplateService, prompt_template_service
 
-router = APIRouter(prefix="/projects", tags=["prompt-templates"], responses=AUTH_RESPONSES)
+router = APIRouter(
+    route_class=JsonRoute, prefix="/projects", tags=["prompt-templates"], responses=AUTH_RESPONSES
+)
 
 
 @router.post(

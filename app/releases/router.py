@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
+from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ReleaseNumberParam, ToolsetParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page, headers
@@ -12,7 +13,10 @@ from app.releases.service import ReleaseService, release_service
 from app.toolsets.schemas import EffectiveToolset
 
 router = APIRouter(
-    prefix="/projects/{project}/toolsets/{toolset}", tags=["releases"], responses=AUTH_RESPONSES | NOT_FOUND
+    route_class=JsonRoute,
+    prefix="/projects/{project}/toolsets/{toolset}",
+    tags=["releases"],
+    responses=AUTH_RESPONSES | NOT_FOUND,
 )
 
 SIDE_PATTERN = r"^(live|staging|release:[1-9][0-9]{0,17})$"

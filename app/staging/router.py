@@ -3,6 +3,7 @@ from fastapi import APIRouter, Depends, Response, status
 from app.kit.auth import RequireRead, RequireRelease, RequireWrite
 from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
+from app.kit.json_body import JsonRoute
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, headers
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
@@ -12,7 +13,10 @@ from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.variations.schemas import Variation, VariationFields
 
 router = APIRouter(
-    prefix="/projects/{project}/toolsets/{toolset}", tags=["staging"], responses=AUTH_RESPONSES | NOT_FOUND
+    route_class=JsonRoute,
+    prefix="/projects/{project}/toolsets/{toolset}",
+    tags=["staging"],
+    responses=AUTH_RESPONSES | NOT_FOUND,
 )
 
 

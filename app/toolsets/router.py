@@ -2,6 +2,7 @@ from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import Principal, RequireRead, RequireWrite, authenticate
 from app.kit.etag import IfMatch, set_etag
+from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
@@ -10,7 +11,10 @@ from app.toolsets.schemas import EffectiveToolset, Toolset, ToolsetCreate, Tools
 from app.toolsets.service import ToolsetService, toolset_service
 
 router = APIRouter(
-    prefix="/projects/{project}/toolsets", tags=["toolsets"], responses=AUTH_RESPONSES | NOT_FOUND
+    route_class=JsonRoute,
+    prefix="/projects/{project}/toolsets",
+    tags=["toolsets"],
+    responses=AUTH_RESPONSES | NOT_FOUND,
 )
 
 
@@ -93,7 +97,10 @@ async def delete_toolset(
 # The hot read path, on a router of its own that the app includes first: routes are
 # matched in order, and this is the one MCP clients call most.
 served_router = APIRouter(
-    prefix="/projects/{project}/toolsets", tags=["toolsets"], responses=AUTH_RESPONSES | NOT_FOUND
+    route_class=JsonRoute,
+    prefix="/projects/{project}/toolsets",
+    tags=["toolsets"],
+    responses=AUTH_RESPONSES | NOT_FOUND,
 )
 
 

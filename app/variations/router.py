@@ -2,12 +2,18 @@ from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.etag import IfMatch
+from app.kit.json_body import JsonRoute
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam, VersionParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION
 from app.variations.schemas import GroupVersion, Variation, VariationFields
 from app.variations.service import VariationService, variation_service
 
-router = APIRouter(prefix="/projects/{project}", tags=["variations"], responses=AUTH_RESPONSES | NOT_FOUND)
+router = APIRouter(
+    route_class=JsonRoute,
+    prefix="/projects/{project}",
+    tags=["variations"],
+    responses=AUTH_RESPONSES | NOT_FOUND,
+)
 
 
 @router.get("/variations", operation_id="listGlobalVariations", dependencies=[RequireRead])
