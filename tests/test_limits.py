@@ -6,7 +6,7 @@ Every one of these is a documented 4xx problem, never a 500.
 import base64
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, get_origin
 from urllib.parse import quote
 
 import httpx
@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.kit.limits import BodySizeLimitMiddleware
 from app.kit.pagination import MAX_LIMIT, Page
+from app.kit.schemas import Page as PageModel
 from app.main import API_PREFIX, API_ROUTERS
 from app.settings import get_settings
 from tests.factories import create_project, make_tools
@@ -146,14 +147,36 @@ def test_every_list_operation_takes_limit_and_cursor() -> None:
         "listToolsets",
         "listReleases",
         "listToolsetAuditEntries",
+        "listGlobalVariations",
+        "listGlobalVariationVersions",
+        "listToolsetVariations",
+        "listToolsetVariationVersions",
+        "listStagingVariations",
     }
+    # ... and answers a page: no operation answers a bare JSON array.
+    for _, path, route in ROUTES:
+        model = route.response_model
+        is_page = isinstance(model, type) and issubclass(model, PageModel)
+        assert is_page == (route in [r for _, _, r in LIST_ROUTES]), path
+        assert get_origin(model) is not list, path
+
+
+async def every_list_has_something(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
+    """Project `p` with toolset `pets` in staging mode with a staging copy, and a global and a
+    toolset variation of URNS[0]: every list of PATH_VALUES answers 200."""
+    await project_with_toolset(client, auth)
+    for url in (f"/v1/projects/p/variations/{URNS[0]}", f"{BASE}/variations/{URNS[0]}"):
+        assert (await client.put(url, json={"name": "v"}, headers=auth)).status_code == 200
+    switched = await client.put(f"{BASE}/editing-mode", json={"mode": "staging"}, headers=auth)
+    assert switched.status_code == 200, switched.text
+    assert (await client.post(f"{BASE}/staging", headers=auth)).status_code == 201
 
 
 @pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in LIST_ROUTES])
 async def test_a_page_holds_at_most_100_items(
     client: httpx.AsyncClient, auth: dict[str, str], method: str, path: str
 ) -> None:
-    await project_with_toolset(client, auth)
+    await every_list_has_something(client, auth)
     url = url_for(path)
     assert (await client.get(url, params={"limit": MAX_LIMIT}, headers=auth)).status_code == 200
     for limit in (MAX_LIMIT + 1, 0, -1, "many"):
@@ -270,10 +293,10 @@ async def test_a_tool_urn_round_trips_through_a_percent_encoded_path_segment(
     assert put.status_code == 200, put.text
     assert put.json()["tool_urn"] == urn
     versions = await client.get(f"/v1/projects/p/variations/{segment}/versions", headers=auth)
-    assert [v["tool_urn"] for v in versions.json()] == [urn]
+    assert [v["tool_urn"] for v in versions.json()["items"]] == [urn]
     at_version = await client.get(f"/v1/projects/p/variations/{segment}/versions/1", headers=auth)
     assert at_version.json()["name"] == "renamed"
-    listed = (await client.get("/v1/projects/p/variations", headers=auth)).json()
+    listed = (await client.get("/v1/projects/p/variations", headers=auth)).json()["items"]
     assert [v["tool_urn"] for v in listed] == [urn]
     deleted = await client.delete(f"/v1/projects/p/variations/{segment}", headers=auth)
     assert deleted.status_code == 204

@@ -57,9 +57,9 @@ async def test_the_whole_cycle(client: httpx.AsyncClient, auth: dict[str, str]) 
         f"{BASE}/staging/variations/{URNS[1]}", json={"title": "Staged"}, headers=auth
     )
     assert variation.status_code == 200
-    assert [v["title"] for v in (await client.get(f"{BASE}/staging/variations", headers=auth)).json()] == [
-        "Staged"
-    ]
+    assert [
+        v["title"] for v in (await client.get(f"{BASE}/staging/variations", headers=auth)).json()["items"]
+    ] == ["Staged"]
 
     # Nothing reaches clients before publishing.
     served = await effective(client, auth)
@@ -80,7 +80,9 @@ async def test_the_whole_cycle(client: httpx.AsyncClient, auth: dict[str, str]) 
     assert (await client.get(f"{BASE}/staging", headers=auth)).status_code == 404
     live = (await client.get(BASE, headers=auth)).json()
     assert (live["name"], live["tool_urns"], live["current_release_number"]) == ("Pets 2", URNS[1:3], 2)
-    assert [v["title"] for v in (await client.get(f"{BASE}/variations", headers=auth)).json()] == ["Staged"]
+    assert [v["title"] for v in (await client.get(f"{BASE}/variations", headers=auth)).json()["items"]] == [
+        "Staged"
+    ]
 
     # The published release stays reproducible after the staging copy is gone.
     assert (await client.get(f"{BASE}/releases/2/state", headers=auth)).json() == served
@@ -88,9 +90,9 @@ async def test_the_whole_cycle(client: httpx.AsyncClient, auth: dict[str, str]) 
     # A new staging copy starts from what is served; discarding it leaves releases alone.
     again = await client.post(f"{BASE}/staging", headers=auth)
     assert again.json()["name"] == "Pets 2"
-    assert [v["title"] for v in (await client.get(f"{BASE}/staging/variations", headers=auth)).json()] == [
-        "Staged"
-    ]
+    assert [
+        v["title"] for v in (await client.get(f"{BASE}/staging/variations", headers=auth)).json()["items"]
+    ] == ["Staged"]
     assert (await client.delete(f"{BASE}/staging", headers=auth)).status_code == 204
     assert await effective(client, auth) == served
     audit = [e["action"] for e in (await client.get(f"{BASE}/audit", headers=auth)).json()["items"]]

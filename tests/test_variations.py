@@ -26,12 +26,12 @@ async def test_three_edits_leave_versions_one_to_three_readable(
         put = await client.put(f"/v1/projects/p/variations/{URN}", json={"name": f"v{n}"}, headers=auth)
         assert put.status_code == 200
         assert put.json()["version"] == n
-    versions = (await client.get(f"/v1/projects/p/variations/{URN}/versions", headers=auth)).json()
+    versions = (await client.get(f"/v1/projects/p/variations/{URN}/versions", headers=auth)).json()["items"]
     assert [(v["version"], v["name"]) for v in versions] == [(3, "v3"), (2, "v2"), (1, "v1")]
     for n in (1, 2, 3):
         at = await client.get(f"/v1/projects/p/variations/{URN}/versions/{n}", headers=auth)
         assert at.json()["name"] == f"v{n}"
-    current = (await client.get("/v1/projects/p/variations", headers=auth)).json()
+    current = (await client.get("/v1/projects/p/variations", headers=auth)).json()["items"]
     assert [(v["tool_urn"], v["name"]) for v in current] == [(URN, "v3")]
     missing = await client.get(f"/v1/projects/p/variations/{URN}/versions/9", headers=auth)
     assert missing.status_code == 404
@@ -57,8 +57,8 @@ async def test_delete_is_a_tombstone_version(client: httpx.AsyncClient, auth: di
     await setup(client, auth)
     await client.put(f"/v1/projects/p/variations/{URN}", json={"name": "a"}, headers=auth)
     assert (await client.delete(f"/v1/projects/p/variations/{URN}", headers=auth)).status_code == 204
-    assert (await client.get("/v1/projects/p/variations", headers=auth)).json() == []
-    versions = (await client.get(f"/v1/projects/p/variations/{URN}/versions", headers=auth)).json()
+    assert (await client.get("/v1/projects/p/variations", headers=auth)).json()["items"] == []
+    versions = (await client.get(f"/v1/projects/p/variations/{URN}/versions", headers=auth)).json()["items"]
     assert [(v["version"], v["deleted"]) for v in versions] == [(2, True), (1, False)]
     assert (await client.delete(f"/v1/projects/p/variations/{URN}", headers=auth)).status_code == 404
     again = await client.put(f"/v1/projects/p/variations/{URN}", json={"name": "c"}, headers=auth)
@@ -132,10 +132,10 @@ async def test_toolset_variation_edits_bump_the_toolset_version(
         headers=auth | {"If-Match": '"1"'},
     )
     assert stale.status_code == 412
-    listed = (await client.get("/v1/projects/p/toolsets/pets/variations", headers=auth)).json()
+    listed = (await client.get("/v1/projects/p/toolsets/pets/variations", headers=auth)).json()["items"]
     assert [v["name"] for v in listed] == ["x"]
     versions = await client.get(f"/v1/projects/p/toolsets/pets/variations/{URN}/versions", headers=auth)
-    assert [v["version"] for v in versions.json()] == [1]
+    assert [v["version"] for v in versions.json()["items"]] == [1]
     at = await client.get(f"/v1/projects/p/toolsets/pets/variations/{URN}/versions/1", headers=auth)
     assert at.json()["name"] == "x"
     deleted = await client.delete(f"/v1/projects/p/toolsets/pets/variations/{URN}", headers=auth)

@@ -42,7 +42,7 @@ async def list_deployments(
     service: DeploymentService = Depends(deployment_service),
 ) -> Page[Deployment]:
     """Newest first."""
-    items, cursor = await service.list_deployments(project, page.position(), page.limit)
+    items, cursor = await service.list_deployments(project, page.position(int), page.limit)
     return Page[Deployment](items=items, next_cursor=cursor)
 
 
@@ -84,5 +84,5 @@ async def list_tools(
     service: DeploymentService = Depends(deployment_service),
 ) -> Page[ToolDefinition]:
     """The active deployment's tools, sorted by URN; empty when the project has no deployment."""
-    items, cursor = await service.list_tools(project, page.position(), page.limit)
+    items, cursor = await service.list_tools(project, page.position(UUID, str), page.limit)
     return Page[ToolDefinition](items=items, next_cursor=cursor)

@@ -26,7 +26,7 @@ async def create_project(body: ProjectCreate, service: ProjectService = Depends(
 async def list_projects(
     page: PageParams = Depends(), service: ProjectService = Depends(project_service)
 ) -> Page[Project]:
-    items, cursor = await service.list_projects(page.position(), page.limit)
+    items, cursor = await service.list_projects(page.position(str), page.limit)
     return Page[Project](items=items, next_cursor=cursor)
 
 

@@ -46,7 +46,7 @@ async def list_prompt_templates(
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> Page[PromptTemplate]:
     """The current revision of every live template, sorted by name."""
-    items, cursor = await service.list_templates(project, page.position(), page.limit)
+    items, cursor = await service.list_templates(project, page.position(str), page.limit)
     return Page[PromptTemplate](items=items, next_cursor=cursor)
 
 
@@ -110,5 +110,5 @@ async def list_prompt_template_revisions(
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> Page[PromptTemplateRevision]:
     """Every revision of the live template with this name, newest first."""
-    items, cursor = await service.list_revisions(project, name, page.position(), page.limit)
+    items, cursor = await service.list_revisions(project, name, page.position(int), page.limit)
     return Page[PromptTemplateRevision](items=items, next_cursor=cursor)

@@ -1,4 +1,6 @@
+from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
@@ -57,7 +59,7 @@ async def list_releases(
     service: ReleaseService = Depends(release_service),
 ) -> Page[Release]:
     """Newest first."""
-    items, cursor = await service.list_releases(project, toolset, page.position(), page.limit)
+    items, cursor = await service.list_releases(project, toolset, page.position(datetime, int), page.limit)
     return Page[Release](items=items, next_cursor=cursor)
 
 
@@ -125,5 +127,5 @@ async def list_toolset_audit_entries(
     service: ReleaseService = Depends(release_service),
 ) -> Page[AuditEntry]:
     """Publishes, rollbacks, mode switches and discards, newest first."""
-    items, cursor = await service.audit(project, toolset, page.position(), page.limit)
+    items, cursor = await service.audit(project, toolset, page.position(datetime, UUID), page.limit)
     return Page[AuditEntry](items=items, next_cursor=cursor)

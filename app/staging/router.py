@@ -4,8 +4,9 @@ from app.kit.auth import RequireRead, RequireRelease, RequireWrite
 from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.json_body import JsonRoute
+from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, headers
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
 from app.staging.schemas import EditingModeSwitch
 from app.staging.service import StagingService, staging_path, staging_service
@@ -108,11 +109,18 @@ async def discard_staging_version(
     await service.discard(project, toolset, if_match)
 
 
-@router.get("/staging/variations", operation_id="listStagingVariations", dependencies=[RequireRead])
+@router.get(
+    "/staging/variations", operation_id="listStagingVariations", dependencies=[RequireRead], responses=INVALID
+)
 async def list_staging_variations(
-    project: ProjectParam, toolset: ToolsetParam, service: StagingService = Depends(staging_service)
-) -> list[Variation]:
-    return await service.list_variations(project, toolset)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    page: PageParams = Depends(),
+    service: StagingService = Depends(staging_service),
+) -> Page[Variation]:
+    """The staging copy's own current variations, by tool URN."""
+    items, cursor = await service.list_variations(project, toolset, page.position(str), page.limit)
+    return Page[Variation](items=items, next_cursor=cursor)
 
 
 @router.put(

@@ -212,11 +212,13 @@ class StagingService:
 
     # --- staging variations ---
 
-    async def list_variations(self, project: str, slug: str) -> list[Variation]:
+    async def list_variations(
+        self, project: str, slug: str, after: list[Any] | None, limit: int
+    ) -> tuple[list[Variation], str | None]:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             staging = await self._staging_of(live)
-            return await current_of(self.conn, staging["tool_variations_group_id"])
+            return await current_of(self.conn, staging["tool_variations_group_id"], after, limit)
 
     async def write_variation(
         self, project: str, slug: str, tool_urn: str, body: VariationFields | None, if_match: str | None

@@ -45,7 +45,7 @@ async def create_toolset(
 async def list_toolsets(
     project: ProjectParam, page: PageParams = Depends(), service: ToolsetService = Depends(toolset_service)
 ) -> Page[Toolset]:
-    items, cursor = await service.list_toolsets(project, page.position(), page.limit)
+    items, cursor = await service.list_toolsets(project, page.position(str), page.limit)
     return Page[Toolset](items=items, next_cursor=cursor)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, func, select, text
+from sqlalchemy import RowMapping, and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -92,20 +92,24 @@ async def insert_group(conn: AsyncConnection, project_id: UUID, name: str) -> UU
     return group_id
 
 
-def _latest_per_tool(group_id: UUID) -> Any:
+def _latest_per_tool(group_id: UUID, after_urn: str | None = None) -> Any:
     """The highest version of each tool's variation in the group, tombstones included."""
+    stmt = select(*VARIATION_COLUMNS).where(tool_variations.c.group_id == group_id)
+    if after_urn is not None:
+        stmt = stmt.where(tool_variations.c.src_tool_urn > after_urn)
     return (
-        select(*VARIATION_COLUMNS)
-        .where(tool_variations.c.group_id == group_id)
-        .ext(distinct_on(tool_variations.c.src_tool_urn))
+        stmt.ext(distinct_on(tool_variations.c.src_tool_urn))
         .order_by(tool_variations.c.src_tool_urn, *LATEST_FIRST)
         .subquery("latest")
     )
 
 
-async def current_variations(conn: AsyncConnection, group_id: UUID) -> list[RowMapping]:
-    latest = _latest_per_tool(group_id)
-    stmt = select(latest).where(latest.c.deleted.is_(False)).order_by(latest.c.src_tool_urn)
+async def current_variations(
+    conn: AsyncConnection, group_id: UUID, after_urn: str | None = None, limit: int | None = None
+) -> list[RowMapping]:
+    """The group's current variations by tool URN; a page of them after `after_urn`."""
+    latest = _latest_per_tool(group_id, after_urn)
+    stmt = select(latest).where(latest.c.deleted.is_(False)).order_by(latest.c.src_tool_urn).limit(limit)
     return list((await conn.execute(stmt)).mappings())
 
 
@@ -147,12 +151,23 @@ async def insert_variation_version(
     return (await conn.execute(stmt)).mappings().one()
 
 
-async def variation_versions(conn: AsyncConnection, group_id: UUID, tool_urn: str) -> list[RowMapping]:
-    stmt = (
-        select(*VARIATION_COLUMNS)
-        .where(tool_variations.c.group_id == group_id, tool_variations.c.src_tool_urn == tool_urn)
-        .order_by(*LATEST_FIRST)
-    )
+async def variation_versions(
+    conn: AsyncConnection,
+    group_id: UUID,
+    tool_urn: str,
+    after: tuple[int, bool, UUID] | None = None,
+    limit: int | None = None,
+) -> list[RowMapping]:
+    """Every version of a tool's variation, newest first; a page of them after `after`
+    (the version, deleted flag and id the previous page ended at)."""
+    v = tool_variations.c
+    stmt = select(*VARIATION_COLUMNS).where(v.group_id == group_id, v.src_tool_urn == tool_urn)
+    if after is not None:
+        version, deleted, row_id = after
+        was_deleted = literal(deleted)  # a bound value: SQLAlchemy refuses `column > True`
+        same_version_later = or_(v.deleted > was_deleted, and_(v.deleted == was_deleted, v.id > row_id))
+        stmt = stmt.where(or_(v.version < version, and_(v.version == version, same_version_later)))
+    stmt = stmt.order_by(*LATEST_FIRST, v.id).limit(limit)
     return list((await conn.execute(stmt)).mappings())
 
 

@@ -1,10 +1,13 @@
+from uuid import UUID
+
 from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.etag import IfMatch
 from app.kit.json_body import JsonRoute
+from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam, VersionParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page
 from app.variations.schemas import GroupVersion, Variation, VariationFields
 from app.variations.service import VariationService, variation_service
 
@@ -16,11 +19,20 @@ router = APIRouter(
 )
 
 
-@router.get("/variations", operation_id="listGlobalVariations", dependencies=[RequireRead])
+# A page of versions ends at a (version, deleted, id): versions are newest first, and
+# tombstones from before versioning may share a version number.
+VERSION_KEY = (int, bool, UUID)
+
+
+@router.get("/variations", operation_id="listGlobalVariations", dependencies=[RequireRead], responses=INVALID)
 async def list_global_variations(
-    project: ProjectParam, service: VariationService = Depends(variation_service)
-) -> list[Variation]:
-    return await service.list_global(project)
+    project: ProjectParam,
+    page: PageParams = Depends(),
+    service: VariationService = Depends(variation_service),
+) -> Page[Variation]:
+    """The project's current global variations, by tool URN."""
+    items, cursor = await service.list_global(project, page.position(str), page.limit)
+    return Page[Variation](items=items, next_cursor=cursor)
 
 
 @router.put(
@@ -58,9 +70,14 @@ async def delete_global_variation(
     responses=INVALID,
 )
 async def list_global_variation_versions(
-    project: ProjectParam, tool_urn: ToolUrnParam, service: VariationService = Depends(variation_service)
-) -> list[Variation]:
-    return await service.global_versions(project, tool_urn)
+    project: ProjectParam,
+    tool_urn: ToolUrnParam,
+    page: PageParams = Depends(),
+    service: VariationService = Depends(variation_service),
+) -> Page[Variation]:
+    """Every version of the tool's global variation, newest first (tombstones included)."""
+    items, cursor = await service.global_versions(project, tool_urn, page.position(*VERSION_KEY), page.limit)
+    return Page[Variation](items=items, next_cursor=cursor)
 
 
 @router.get(
@@ -94,11 +111,16 @@ async def create_global_group_version(
 TOOLSET = "/toolsets/{toolset}/variations"
 
 
-@router.get(TOOLSET, operation_id="listToolsetVariations", dependencies=[RequireRead])
+@router.get(TOOLSET, operation_id="listToolsetVariations", dependencies=[RequireRead], responses=INVALID)
 async def list_toolset_variations(
-    project: ProjectParam, toolset: ToolsetParam, service: VariationService = Depends(variation_service)
-) -> list[Variation]:
-    return await service.list_toolset(project, toolset)
+    project: ProjectParam,
+    toolset: ToolsetParam,
+    page: PageParams = Depends(),
+    service: VariationService = Depends(variation_service),
+) -> Page[Variation]:
+    """The toolset's own current variations, by tool URN."""
+    items, cursor = await service.list_toolset(project, toolset, page.position(str), page.limit)
+    return Page[Variation](items=items, next_cursor=cursor)
 
 
 @router.put(
@@ -146,9 +168,13 @@ async def list_toolset_variation_versions(
     project: ProjectParam,
     toolset: ToolsetParam,
     tool_urn: ToolUrnParam,
+    page: PageParams = Depends(),
     service: VariationService = Depends(variation_service),
-) -> list[Variation]:
-    return await service.toolset_versions(project, toolset, tool_urn)
+) -> Page[Variation]:
+    """Every version of the tool's variation in this toolset, newest first (tombstones included)."""
+    position = page.position(*VERSION_KEY)
+    items, cursor = await service.toolset_versions(project, toolset, tool_urn, position, page.limit)
+    return Page[Variation](items=items, next_cursor=cursor)
 
 
 @router.get(

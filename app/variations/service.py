@@ -15,6 +15,7 @@ from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
 from app.kit.errors import NotFound
 from app.kit.etag import check_if_match
+from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
 from app.toolsets import queries as toolset_queries
 from app.toolsets.service import live_toolset, locked_live_toolset, staging_mode_refusal
@@ -69,11 +70,20 @@ async def ensure_toolset_group(conn: AsyncConnection, toolset: RowMapping) -> UU
     return group_id
 
 
-async def versions_of(conn: AsyncConnection, group_id: UUID | None, tool_urn: str) -> list[Variation]:
-    rows = await queries.variation_versions(conn, group_id, tool_urn) if group_id else []
-    if not rows:
+VariationPage = tuple[list[Variation], str | None]
+
+
+async def versions_of(
+    conn: AsyncConnection, group_id: UUID | None, tool_urn: str, after: list[Any] | None, limit: int
+) -> VariationPage:
+    """A page of a tool's variation versions, newest first (cursor: version, deleted, id)."""
+    position = (after[0], after[1], UUID(after[2])) if after else None
+    rows = await queries.variation_versions(conn, group_id, tool_urn, position, limit + 1) if group_id else []
+    if not rows and after is None:
         raise VariationNotFound(f"{tool_urn} has no variation here.")
-    return [as_variation(r) for r in rows]
+    items = [as_variation(r) for r in rows[:limit]]
+    last = rows[limit - 1] if len(rows) > limit else None
+    return items, encode_cursor([last["version"], last["deleted"], str(last["id"])]) if last else None
 
 
 async def at_version(conn: AsyncConnection, group_id: UUID | None, tool_urn: str, version: int) -> Variation:
@@ -83,8 +93,14 @@ async def at_version(conn: AsyncConnection, group_id: UUID | None, tool_urn: str
     return as_variation(row)
 
 
-async def current_of(conn: AsyncConnection, group_id: UUID | None) -> list[Variation]:
-    return [as_variation(r) for r in await queries.current_variations(conn, group_id)] if group_id else []
+async def current_of(
+    conn: AsyncConnection, group_id: UUID | None, after: list[Any] | None, limit: int
+) -> VariationPage:
+    """A page of a group's current variations by tool URN (cursor: the last URN)."""
+    after_urn = after[0] if after else None
+    rows = await queries.current_variations(conn, group_id, after_urn, limit + 1) if group_id else []
+    items = [as_variation(r) for r in rows[:limit]]
+    return items, encode_cursor([items[-1].tool_urn]) if len(rows) > limit else None
 
 
 class VariationService:
@@ -98,10 +114,10 @@ class VariationService:
 
     # --- the project's global group ---
 
-    async def list_global(self, project: str) -> list[Variation]:
+    async def list_global(self, project: str, after: list[Any] | None, limit: int) -> VariationPage:
         async with self.conn.begin():
             group_id = await queries.find_global_group(self.conn, await self._project_id(project))
-            return await current_of(self.conn, group_id)
+            return await current_of(self.conn, group_id, after, limit)
 
     async def upsert_global(self, project: str, tool_urn: str, body: VariationFields) -> Variation:
         async with self.conn.begin():
@@ -120,10 +136,12 @@ class VariationService:
                 raise VariationNotFound(f"No variation of {tool_urn} to delete.")
             await write_variation(self.conn, project_id, group_id, tool_urn, None)
 
-    async def global_versions(self, project: str, tool_urn: str) -> list[Variation]:
+    async def global_versions(
+        self, project: str, tool_urn: str, after: list[Any] | None, limit: int
+    ) -> VariationPage:
         async with self.conn.begin():
             group_id = await queries.find_global_group(self.conn, await self._project_id(project))
-            return await versions_of(self.conn, group_id, tool_urn)
+            return await versions_of(self.conn, group_id, tool_urn, after, limit)
 
     async def global_at_version(self, project: str, tool_urn: str, version: int) -> Variation:
         async with self.conn.begin():
@@ -145,10 +163,12 @@ class VariationService:
         find = locked_live_toolset if lock else live_toolset
         return await find(self.conn, self.org, project, slug)
 
-    async def list_toolset(self, project: str, slug: str) -> list[Variation]:
+    async def list_toolset(
+        self, project: str, slug: str, after: list[Any] | None, limit: int
+    ) -> VariationPage:
         async with self.conn.begin():
             toolset = await self._toolset(project, slug, lock=False)
-            return await current_of(self.conn, toolset["tool_variations_group_id"])
+            return await current_of(self.conn, toolset["tool_variations_group_id"], after, limit)
 
     async def write_toolset(
         self, project: str, slug: str, tool_urn: str, body: VariationFields | None, if_match: str | None
@@ -169,10 +189,12 @@ class VariationService:
                 await toolset_queries.update_toolset(self.conn, toolset["id"], version=version)
         return as_variation(row)
 
-    async def toolset_versions(self, project: str, slug: str, tool_urn: str) -> list[Variation]:
+    async def toolset_versions(
+        self, project: str, slug: str, tool_urn: str, after: list[Any] | None, limit: int
+    ) -> VariationPage:
         async with self.conn.begin():
             toolset = await self._toolset(project, slug, lock=False)
-            return await versions_of(self.conn, toolset["tool_variations_group_id"], tool_urn)
+            return await versions_of(self.conn, toolset["tool_variations_group_id"], tool_urn, after, limit)
 
     async def toolset_at_version(self, project: str, slug: str, tool_urn: str, version: int) -> Variation:
         async with self.conn.begin():
