@@ -30,7 +30,7 @@ def postgres_url() -> Iterator[str]:
         try:
             yield url
         finally:
-            server.stop()
+            server.stop(immediate=True)  # the folder is deleted next: no checkpoint needed
 
 
 async def create_database(postgres_url: str, name: str) -> str:

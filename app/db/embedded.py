@@ -39,9 +39,15 @@ class EmbeddedPostgres:
         url: str = server.get_uri("postgres")
         return url
 
-    def stop(self) -> None:
+    def stop(self, *, immediate: bool = False) -> None:
+        """Stop the server if this process started it.
+
+        The default is PostgreSQL's "fast" shutdown: roll back, checkpoint and exit cleanly;
+        on a loaded machine the checkpoint can take a while, so it is waited for. `immediate`
+        skips the checkpoint, for a throwaway data folder (the test suite's).
+        """
         process, self._postmaster = self._postmaster, None
         if process is None or not process.is_running():
             return
-        process.send_signal(signal.SIGINT)  # PostgreSQL's "fast" shutdown: roll back and exit cleanly
-        process.wait(timeout=30)
+        process.send_signal(signal.SIGQUIT if immediate else signal.SIGINT)
+        process.wait(timeout=600)
