@@ -116,6 +116,7 @@ class ChangeHub:
         self._wake = asyncio.Event()
         self._ended: LRUCache[str, bool] = LRUCache(maxsize=ENDED_SESSIONS)
         self._session_watchers: list[Callable[[str], None]] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     # -- registration ---------------------------------------------------------------
 
@@ -237,7 +238,9 @@ class ChangeHub:
         for session_id in set(watch.sessions.values()):
             channel = self._sessions.get(session_id)
             if channel is not None:
-                asyncio.get_running_loop().create_task(_notify_session(channel, events))
+                task = asyncio.get_running_loop().create_task(_notify_session(channel, events))
+                self._sending.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(self._sending.discard)
 
     # -- the worker -----------------------------------------------------------------
 
