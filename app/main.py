@@ -26,6 +26,7 @@ from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
 from app.serving.engine import ServedStates
 from app.serving.fast_path import ServedStateFastPath
+from app.serving.local_writes import track_local_writes
 from app.serving.pointers import PointerCache, listen
 from app.settings import get_settings
 from app.staging.router import router as staging_router
@@ -82,7 +83,8 @@ def create_app(database_url: str | None = None) -> FastAPI:
                 f"The database schema is at revision {found}, this build needs "
                 f"{app.state.expected_revision}: run `toolsets migrate` first."
             )
-        app.state.pointers = PointerCache()
+        app.state.pointers = PointerCache(settings.toolsets_state_cache_bytes)
+        track_local_writes(app.state.engine, app.state.pointers)
         app.state.serving = ServedStates(app.state.engine, app.state.pointers)
         app.state.mcp = McpService(app.state.engine, app.state.serving)
         app.state.pointers.on_invalidate(app.state.mcp.hub.toolset_changed)

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # Large enough for a deployment of 10,000 tools with ~1.5 KiB of definition each.
     toolsets_max_body_bytes: int = 16 * 1024 * 1024
     toolsets_log_level: str = "INFO"
+    # Served states kept per process (release and iteration-mode bodies), in bytes.
+    toolsets_state_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
 
 
 @lru_cache

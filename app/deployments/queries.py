@@ -73,8 +73,11 @@ DEPLOYMENT_COLUMNS = (
 )
 
 
-def active_deployment_id(project_id: UUID) -> ScalarSelect[UUID]:
-    """The project's active deployment: its latest completed one (by `seq`, never by clock)."""
+def active_deployment_id(project_id: UUID | ColumnElement[UUID]) -> ScalarSelect[UUID]:
+    """The project's active deployment: its latest completed one (by `seq`, never by clock).
+
+    The one definition of "current deployment": served states and capture use it too.
+    """
     return (
         select(deployments.c.id)
         .where(deployments.c.project_id == project_id, deployments.c.status == "completed")

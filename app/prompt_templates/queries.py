@@ -11,6 +11,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
     Integer,
     RowMapping,
     Text,
@@ -37,10 +38,19 @@ CONTENT_COLUMNS = (
 )
 
 
-def is_current() -> ColumnElement[bool]:
-    """True for the newest revision of its history: no row names it as predecessor."""
+def is_current(revision: FromClause = pt) -> ColumnElement[bool]:
+    """True for the newest revision of its history: no row names it as predecessor.
+
+    The one definition of "current revision" (of `revision`, prompt_templates or an
+    alias of it): served states and capture use it too.
+    """
     successor = pt.alias("successor")
-    return ~exists().where(successor.c.predecessor_id == pt.c.id)
+    return ~exists().where(successor.c.predecessor_id == revision.c.id)
+
+
+def is_current_live(revision: FromClause = pt) -> ColumnElement[bool]:
+    """The current revision of a template that is not deleted."""
+    return revision.c.deleted_at.is_(None) & is_current(revision)
 
 
 def _revision_count() -> ColumnElement[int]:
@@ -69,9 +79,7 @@ async def lock_project_templates(conn: AsyncConnection, project_id: UUID) -> Non
 
 async def find_current(conn: AsyncConnection, project_id: UUID, name: str) -> RowMapping | None:
     """The current revision of the live (not deleted) template with this name."""
-    stmt = select(*CURRENT_COLUMNS).where(
-        pt.c.project_id == project_id, pt.c.name == name, pt.c.deleted_at.is_(None), is_current()
-    )
+    stmt = select(*CURRENT_COLUMNS).where(pt.c.project_id == project_id, pt.c.name == name, is_current_live())
     return (await conn.execute(stmt)).mappings().first()
 
 
@@ -144,9 +152,7 @@ async def tombstone_history(conn: AsyncConnection, history_id: UUID) -> int:
 async def list_current(
     conn: AsyncConnection, project_id: UUID, after_name: str | None, limit: int
 ) -> list[RowMapping]:
-    stmt = select(*CURRENT_COLUMNS).where(
-        pt.c.project_id == project_id, pt.c.deleted_at.is_(None), is_current()
-    )
+    stmt = select(*CURRENT_COLUMNS).where(pt.c.project_id == project_id, is_current_live())
     if after_name is not None:
         stmt = stmt.where(pt.c.name > after_name)
     stmt = stmt.order_by(pt.c.name).limit(limit)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.releases import queries as release_queries
 from app.releases.service import ReleaseNotFound
 from app.serving import state
-from app.serving.pointers import PointerCache
+from app.serving.caches import Body, ServedCache
 from app.toolsets import queries as toolset_queries
 from app.toolsets.schemas import EffectiveToolset
 from app.toolsets.service import StagingNotFound, ToolsetNotFound, live_toolset
@@ -40,7 +40,7 @@ class ServedState:
     toolset_id: UUID
     source: Source
     # Equal keys mean an identical body (a cache may serve one for the other);
-    # None: computed from current data, not cacheable by key.
+    # None for the staging copy, which is computed on every read.
     key: tuple[Any, ...] | None
     body: bytes
 
@@ -48,34 +48,38 @@ class ServedState:
         return EffectiveToolset.model_validate_json(self.body)
 
 
+def _serialised(computed: dict[str, Any]) -> bytes:
+    return EffectiveToolset.model_validate(computed).model_dump_json().encode()
+
+
 class ServedStates:
-    def __init__(self, engine: AsyncEngine, pointers: PointerCache) -> None:
+    def __init__(self, engine: AsyncEngine, cache: ServedCache) -> None:
         self.engine = engine
-        self.pointers = pointers
+        self.cache = cache
 
     def cached_body(self, endpoint: Endpoint) -> bytes | None:
         """The live toolset's served body from the caches alone (no I/O), or None."""
         if endpoint.release_number is not None or endpoint.staging:
             return None
-        pointer = self.pointers.get((endpoint.organization_id, endpoint.project, endpoint.toolset))
-        if pointer is None or pointer["editing_mode"] != "staging" or not pointer["current_release_id"]:
-            return None
-        return state.cached_release_json(pointer["current_release_id"])
+        pointer = self.cache.get((endpoint.organization_id, endpoint.project, endpoint.toolset))
+        hit = self._cached(pointer) if pointer is not None else None
+        return hit.body if hit is not None else None
+
+    def _cached(self, pointer: dict[str, Any]) -> Body | None:
+        if pointer["editing_mode"] == "staging" and pointer["current_release_id"]:
+            return self.cache.release_body(pointer["current_release_id"])
+        if pointer["editing_mode"] == "iteration":
+            return self.cache.iteration_body(pointer["id"])
+        return None
 
     async def served(self, endpoint: Endpoint) -> ServedState:
         """What `endpoint` serves now (404 errors for anything that does not exist)."""
         key = (endpoint.organization_id, endpoint.project, endpoint.toolset)
-        pointer = self.pointers.get(key)
-        if (
-            pointer is not None
-            and endpoint.release_number is None
-            and not endpoint.staging
-            and pointer["editing_mode"] == "staging"
-            and pointer["current_release_id"]
-        ):
-            cached = state.cached_release_json(pointer["current_release_id"])
-            if cached is not None:
-                return _release(pointer["id"], pointer["current_release_id"], cached)
+        pointer = self.cache.get(key)
+        if pointer is not None and endpoint.release_number is None and not endpoint.staging:
+            hit = self._cached(pointer)
+            if hit is not None:
+                return ServedState(pointer["id"], _live_source(pointer), hit.key, hit.body)
         async with self.engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             if pointer is not None:
@@ -83,14 +87,14 @@ class ServedStates:
                     return await self._served(conn, endpoint, pointer)
                 except NoResultFound:
                     # The toolset went away without a NOTIFY (TRUNCATE, a restore): forget it.
-                    self.pointers.invalidate(pointer["id"])
-            generation = self.pointers.generation()
+                    self.cache.invalidate(pointer["id"])
+            generation = self.cache.generation()
             row = await toolset_queries.find_live_pointer(conn, *key)
             if row is None:
                 await live_toolset(conn, *key)  # raises the precise 404
                 raise ToolsetNotFound(f"Toolset '{endpoint.toolset}' does not exist.")
             pointer = dict(row)
-            self.pointers.put(key, pointer, generation)
+            self.cache.put(key, pointer, generation)
             return await self._served(conn, endpoint, pointer)
 
     async def _served(self, conn: AsyncConnection, endpoint: Endpoint, pointer: Any) -> ServedState:
@@ -99,7 +103,7 @@ class ServedStates:
             staging = await toolset_queries.find_staging_copy(conn, toolset_id)
             if staging is None:
                 raise StagingNotFound(f"Toolset '{endpoint.toolset}' has no staging copy.")
-            body = _json(await state.current_state(conn, staging["id"]))
+            body = _serialised(await state.current_state(conn, staging["id"]))
             return ServedState(toolset_id, "staging", None, body)
         if endpoint.release_number is not None:
             release = await release_queries.find_release(conn, toolset_id, endpoint.release_number)
@@ -107,20 +111,32 @@ class ServedStates:
                 raise ReleaseNotFound(
                     f"Toolset '{endpoint.toolset}' has no release {endpoint.release_number}."
                 )
-            return _release(toolset_id, release["id"], await state.release_state_json(conn, release["id"]))
+            entry = await self._release_body(conn, release["id"])
+            return ServedState(toolset_id, "release", entry.key, entry.body)
         if pointer["editing_mode"] == "staging" and pointer["current_release_id"] is not None:
-            release_id = pointer["current_release_id"]
-            return _release(toolset_id, release_id, await state.release_state_json(conn, release_id))
-        body = _json(await state.current_state(conn, toolset_id))
-        return ServedState(toolset_id, "iteration", None, body)
+            entry = await self._release_body(conn, pointer["current_release_id"])
+            return ServedState(toolset_id, "release", entry.key, entry.body)
+        generation = self.cache.generation()
+        body = _serialised(await state.current_state(conn, toolset_id))
+        entry = self.cache.put_iteration_body(toolset_id, pointer["project_id"], body, generation)
+        return ServedState(toolset_id, "iteration", entry.key, entry.body)
+
+    async def _release_body(self, conn: AsyncConnection, release_id: UUID) -> Body:
+        cached = self.cache.release_body(release_id)
+        if cached is not None:
+            return cached
+        return self.cache.put_release_body(
+            release_id, _serialised(await state.release_state(conn, release_id))
+        )
+
+    def forget_releases(self) -> None:
+        self.cache.forget_releases()
 
 
-def _release(toolset_id: UUID, release_id: UUID, body: bytes) -> ServedState:
-    return ServedState(toolset_id, "release", ("release", release_id), body)
-
-
-def _json(computed: dict[str, Any]) -> bytes:
-    return EffectiveToolset.model_validate(computed).model_dump_json().encode()
+def _live_source(pointer: dict[str, Any]) -> Source:
+    return (
+        "release" if pointer["editing_mode"] == "staging" and pointer["current_release_id"] else "iteration"
+    )
 
 
 async def served_states(request: Request) -> ServedStates:

@@ -2,129 +2,319 @@
 
 Both reads share one body and differ only in where the references come from:
 
-- *current* state (a toolset in iteration mode, or a staging copy): the project's
-  active deployment, the current variations of the global and the toolset's own
-  group, the current revision of each attached prompt template;
+- *current* state (a toolset in iteration mode, a staging copy, or what createRelease
+  would capture now): the project's active deployment, the current variations of the
+  global and the toolset's own group, the current revision of each attached prompt
+  template, each by the one definition its own domain owns;
 - *release* state: exactly what the release points at (its source state, toolset
   version and group versions), so it never changes after publication.
 
 Tools are the deployment's definitions filtered by the selected URNs, with global
 then toolset variations applied field by field (NULL inherits).
+
+Linear cost, whatever the plan: each layer of variations is folded into one jsonb
+object keyed by tool URN (built once), and each tool looks its variations up by key
+(a binary search inside the object), so no join between tools and variations can turn
+into a rescan per tool. Current variations are read only for the selected URNs
+(an index probe each), so variations of tools in no deployment cost nothing.
 """
 
 import json
 from typing import Any
 from uuid import UUID
 
-from cachetools import LRUCache
-from sqlalchemy import text
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import KeyedColumnElement
 
-from app.toolsets.schemas import EffectiveToolset
+from app.db.tables import (
+    TEXT_ARRAY,
+    UUID_ARRAY,
+    http_tool_definitions,
+    project_tool_variations,
+    prompt_templates,
+    resource_definitions,
+    source_states,
+    system_source_states,
+    tool_variations,
+    tool_variations_group_versions,
+    toolset_prompts,
+    toolset_releases,
+    toolset_versions,
+    toolsets,
+)
+from app.deployments.queries import active_deployment_id
+from app.prompt_templates.queries import is_current_live
+from app.toolsets.queries import latest_selection
+from app.variations.queries import current_variations_of
 
-_CURRENT_IDS_OF_GROUP = """
-    (SELECT coalesce(array_agg(l.id), '{{}}'::uuid[])
-     FROM (SELECT DISTINCT ON (v.src_tool_urn) v.id, v.deleted
-           FROM tool_variations v WHERE v.group_id = {group}
-           ORDER BY v.src_tool_urn, v.version DESC, v.deleted ASC) l
-     WHERE NOT l.deleted)
-"""
+_EMPTY_UUIDS: ColumnElement[Any] = literal_column("'{}'::uuid[]")
+_EMPTY_TEXTS: ColumnElement[Any] = literal_column("'{}'::text[]")
+_EMPTY_OBJECT: ColumnElement[Any] = literal_column("'{}'::jsonb")
+_EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::jsonb")
 
-CURRENT_REFS = f"""
-    SELECT ts.name, ts.slug, ts.description, NULL::bigint AS release_number,
-           (SELECT d.id FROM deployments d
-            WHERE d.project_id = ts.project_id AND d.status = 'completed'
-            ORDER BY d.seq DESC LIMIT 1) AS deployment_id,
-           coalesce(sel.tool_urns, '{{}}') AS tool_urns,
-           coalesce(sel.resource_urns, '{{}}') AS resource_urns,
-           {_CURRENT_IDS_OF_GROUP.format(group="ptv.group_id")} AS global_ids,
-           {_CURRENT_IDS_OF_GROUP.format(group="ts.tool_variations_group_id")} AS toolset_ids,
-           (SELECT coalesce(array_agg(p.id), '{{}}'::uuid[])
-            FROM prompt_templates p
-            JOIN toolset_prompts tp ON tp.toolset_id = ts.id AND tp.prompt_history_id = p.history_id
-            WHERE NOT p.deleted
-              AND NOT EXISTS (SELECT 1 FROM prompt_templates s WHERE s.predecessor_id = p.id)
-           ) AS template_ids
-    FROM toolsets ts
-    LEFT JOIN project_tool_variations ptv ON ptv.project_id = ts.project_id
-    LEFT JOIN LATERAL (
-        SELECT tool_urns, resource_urns FROM toolset_versions
-        WHERE toolset_id = ts.id ORDER BY version DESC LIMIT 1
-    ) sel ON true
-    WHERE ts.id = :id
-"""
-
-RELEASE_REFS = """
-    SELECT tv.name, tv.slug, tv.description, r.release_number,
-           ss.deployment_id,
-           tv.tool_urns,
-           tv.resource_urns,
-           coalesce(gv.variation_ids, '{}'::uuid[]) AS global_ids,
-           coalesce(sv.variation_ids, '{}'::uuid[]) AS toolset_ids,
-           (SELECT coalesce(array_agg(p.id), '{}'::uuid[])
-            FROM prompt_templates p
-            WHERE p.id = ANY(sss.prompt_template_ids) AND p.history_id = ANY(tv.prompt_history_ids)
-           ) AS template_ids
-    FROM toolset_releases r
-    JOIN toolset_versions tv ON tv.id = r.toolset_version_id
-    JOIN source_states ss ON ss.id = r.source_state_id
-    JOIN system_source_states sss ON sss.id = ss.system_source_state_id
-    LEFT JOIN tool_variations_group_versions gv ON gv.id = r.global_variations_version_id
-    LEFT JOIN tool_variations_group_versions sv ON sv.id = r.toolset_variations_version_id
-    WHERE r.id = :id
-"""
-
-_FIELDS = ("name", "summary", "description", "tags", "title", "confirm", "confirm_prompt", "summarizer")
-_HINTS = ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint")
-
-
-def _layered(field: str, base: str | None) -> str:
-    """Toolset variation, then global variation, then the tool's own value."""
-    parts = [f"sv.{field}", f"gv.{field}"] + ([f"t.{base}"] if base else [])
-    return f"coalesce({', '.join(parts)})"
-
-
-_TOOL_OBJECT = ", ".join(
-    [
-        "'urn', t.tool_urn",
-        f"'name', {_layered('name', 'name')}",
-        f"'summary', {_layered('summary', 'summary')}",
-        f"'description', {_layered('description', 'description')}",
-        "'input_schema', t.input_schema",
-        "'http_method', t.http_method",
-        "'path', t.path",
-        f"'tags', to_jsonb({_layered('tags', 'tags')})",
-        f"'title', {_layered('title', None)}",
-        f"'confirm', {_layered('confirm', None)}",
-        f"'confirm_prompt', {_layered('confirm_prompt', None)}",
-        f"'summarizer', {_layered('summarizer', None)}",
-        *(f"'{h}', {_layered(h, h)}" for h in _HINTS),
-    ]
+# The fields of a served tool, and where each comes from: the tool's own column, or
+# None for a field only variations set (the tool itself has no such field).
+_TOOL_FIELDS: dict[str, str | None] = {
+    "name": "name",
+    "summary": "summary",
+    "description": "description",
+    "input_schema": "input_schema",
+    "http_method": "http_method",
+    "path": "path",
+    "tags": "tags",
+    "title": None,
+    "confirm": None,
+    "confirm_prompt": None,
+    "summarizer": None,
+    "read_only_hint": "read_only_hint",
+    "destructive_hint": "destructive_hint",
+    "idempotent_hint": "idempotent_hint",
+    "open_world_hint": "open_world_hint",
+}
+_VARIATION_FIELDS = (
+    "name",
+    "summary",
+    "description",
+    "tags",
+    "title",
+    "confirm",
+    "confirm_prompt",
+    "summarizer",
+    "read_only_hint",
+    "destructive_hint",
+    "idempotent_hint",
+    "open_world_hint",
 )
 
-_STATE_BODY = f"""
-    , gv AS (SELECT v.* FROM tool_variations v, refs WHERE v.id = ANY(refs.global_ids))
-    , sv AS (SELECT v.* FROM tool_variations v, refs WHERE v.id = ANY(refs.toolset_ids))
-    SELECT refs.name, refs.slug, refs.description, refs.release_number,
-      (SELECT coalesce(jsonb_agg(jsonb_build_object({_TOOL_OBJECT}) ORDER BY t.tool_urn), '[]')
-       FROM http_tool_definitions t
-       LEFT JOIN gv ON gv.src_tool_urn = t.tool_urn
-       LEFT JOIN sv ON sv.src_tool_urn = t.tool_urn
-       WHERE t.deployment_id = refs.deployment_id AND t.tool_urn = ANY(refs.tool_urns)) AS tools,
-      (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                'urn', r.resource_urn, 'name', r.name, 'uri', r.uri,
-                'description', r.description, 'mime_type', r.mime_type) ORDER BY r.resource_urn), '[]')
-       FROM resource_definitions r
-       WHERE r.deployment_id = refs.deployment_id AND r.resource_urn = ANY(refs.resource_urns)) AS resources,
-      (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                'name', p.name, 'description', p.description,
-                'prompt', p.prompt, 'arguments', p.arguments) ORDER BY p.name), '[]')
-       FROM prompt_templates p WHERE p.id = ANY(refs.template_ids)) AS prompts
-    FROM refs
-"""
 
-_CURRENT_STATE = text(f"WITH refs AS ({CURRENT_REFS}) {_STATE_BODY}")
-_RELEASE_STATE = text(f"WITH refs AS ({RELEASE_REFS}) {_STATE_BODY}")
+def _object(pairs: dict[str, Any]) -> ColumnElement[Any]:
+    """jsonb_build_object('key', value, ...)."""
+    arguments: list[Any] = []
+    for key, value in pairs.items():
+        arguments += [literal_column(f"'{key}'"), value]
+    return func.jsonb_build_object(*arguments)
+
+
+def _stacked(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Subquery:
+    """The selected tools (layer 0), then global (1) and toolset (2) variations, as rows of
+    (urn, layer, every served field: NULL where the layer does not set it)."""
+    t = http_tool_definitions
+    deployment_id = select(refs.c.deployment_id).scalar_subquery()
+    tool_urns = cast(select(refs.c.tool_urns).scalar_subquery(), TEXT_ARRAY)
+    base = select(
+        t.c.tool_urn.label("urn"),
+        literal(0).label("layer"),
+        *((t.c[c] if c else null()).label(f) for f, c in _TOOL_FIELDS.items()),
+    ).where(t.c.deployment_id == deployment_id, t.c.tool_urn == func.any(tool_urns))
+
+    def layer(rows: CTE, number: int) -> Select[Any]:
+        return select(
+            rows.c.src_tool_urn,
+            literal(number),
+            *((rows.c[f] if f in _VARIATION_FIELDS else null()) for f in _TOOL_FIELDS),
+        )
+
+    return union_all(base, layer(global_rows, 1), layer(toolset_rows, 2)).subquery("stacked")
+
+
+def _tools(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> ScalarSelect[Any]:
+    """The served tools, ordered by URN.
+
+    Tools and both layers of variations are stacked and grouped by URN; each field is
+    the toolset variation's, else the global one's, else the tool's own. Grouping costs
+    linear time whatever the planner estimates, where a join between tools and
+    variations could turn into a rescan per tool.
+    """
+    stacked = _stacked(refs, global_rows, toolset_rows)
+
+    def pick(field: str, layer: int) -> ColumnElement[Any]:
+        column, where = stacked.c[field], stacked.c.layer == layer
+        if field == "input_schema":  # jsonb has no max(); one row per layer, so take the first
+            return type_coerce(func.array_agg(column).filter(where), ARRAY(JSONB))[1]
+        if field.endswith("_hint"):
+            return func.bool_or(column).filter(where)
+        return func.max(column).filter(where)
+
+    served = {"urn": stacked.c.urn} | {
+        f: func.coalesce(pick(f, 2), pick(f, 1), pick(f, 0)) if f in _VARIATION_FIELDS else pick(f, 0)
+        for f in _TOOL_FIELDS
+    }
+    merged = (
+        select(stacked.c.urn, _object(served).label("tool"))
+        .group_by(stacked.c.urn)
+        .having(func.bool_or(stacked.c.layer == 0))  # variations of tools that are not served: none
+        .subquery("merged")
+    )
+    return select(
+        func.coalesce(func.jsonb_agg(aggregate_order_by(merged.c.tool, merged.c.urn)), _EMPTY_LIST)
+    ).scalar_subquery()
+
+
+def _state(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Select[Any]:
+    """The effective state from its references: one row of name, slug, description,
+    release_number, tools, resources and prompts (jsonb)."""
+    r, p = resource_definitions, prompt_templates
+    tools = _tools(refs, global_rows, toolset_rows)
+    resource = _object(
+        {
+            "urn": r.c.resource_urn,
+            "name": r.c.name,
+            "uri": r.c.uri,
+            "description": r.c.description,
+            "mime_type": r.c.mime_type,
+        }
+    )
+    resources = (
+        select(func.coalesce(func.jsonb_agg(aggregate_order_by(resource, r.c.resource_urn)), _EMPTY_LIST))
+        .where(r.c.deployment_id == refs.c.deployment_id, r.c.resource_urn == func.any(refs.c.resource_urns))
+        .scalar_subquery()
+    )
+    prompt = _object(
+        {"name": p.c.name, "description": p.c.description, "prompt": p.c.prompt, "arguments": p.c.arguments}
+    )
+    prompts = (
+        select(func.coalesce(func.jsonb_agg(aggregate_order_by(prompt, p.c.name)), _EMPTY_LIST))
+        .where(p.c.id == func.any(refs.c.template_ids))
+        .scalar_subquery()
+    )
+    return select(
+        refs.c.name,
+        refs.c.slug,
+        refs.c.description,
+        refs.c.release_number,
+        tools.label("tools"),
+        resources.label("resources"),
+        prompts.label("prompts"),
+    )
+
+
+def _current_state() -> Select[Any]:
+    ts = toolsets
+    selection = latest_selection(ts.c.id).lateral("selection")
+    global_group = (
+        select(project_tool_variations.c.group_id)
+        .where(project_tool_variations.c.project_id == ts.c.project_id)
+        .scalar_subquery()
+    )
+    attached = prompt_templates.alias("attached")
+    template_ids = (
+        select(func.coalesce(func.array_agg(attached.c.id), _EMPTY_UUIDS))
+        .select_from(
+            attached.join(
+                toolset_prompts,
+                and_(
+                    toolset_prompts.c.toolset_id == ts.c.id,
+                    toolset_prompts.c.prompt_history_id == attached.c.history_id,
+                ),
+            )
+        )
+        .where(is_current_live(attached))
+        .scalar_subquery()
+    )
+    refs = (
+        select(
+            ts.c.name,
+            ts.c.slug,
+            ts.c.description,
+            null().label("release_number"),
+            active_deployment_id(ts.c.project_id).label("deployment_id"),
+            func.coalesce(selection.c.tool_urns, _EMPTY_TEXTS).label("tool_urns"),
+            func.coalesce(selection.c.resource_urns, _EMPTY_TEXTS).label("resource_urns"),
+            global_group.label("global_group_id"),
+            ts.c.tool_variations_group_id.label("toolset_group_id"),
+            template_ids.label("template_ids"),
+        )
+        .select_from(ts.outerjoin(selection, true()))
+        .where(ts.c.id == bindparam("id"))
+        .cte("refs")
+    )
+    # Scalar subqueries (cast, so that ANY reads them as arrays) rather than joins to refs.
+    urns = cast(select(refs.c.tool_urns).scalar_subquery(), TEXT_ARRAY)
+
+    def rows(group_id: KeyedColumnElement[Any], name: str) -> CTE:
+        group = select(group_id).scalar_subquery()
+        return select(current_variations_of(group, urns, name)).cte(f"{name}_rows")
+
+    global_rows = rows(refs.c.global_group_id, "global")
+    toolset_rows = rows(refs.c.toolset_group_id, "toolset")
+    return _state(refs, global_rows, toolset_rows)
+
+
+def _release_state() -> Select[Any]:
+    r, tv, ss, sss = toolset_releases, toolset_versions, source_states, system_source_states
+    gv = tool_variations_group_versions.alias("gv")
+    sv = tool_variations_group_versions.alias("sv")
+    captured = prompt_templates.alias("captured")
+    template_ids = (
+        select(func.coalesce(func.array_agg(captured.c.id), _EMPTY_UUIDS))
+        .where(
+            captured.c.id == func.any(sss.c.prompt_template_ids),
+            captured.c.history_id == func.any(tv.c.prompt_history_ids),
+        )
+        .scalar_subquery()
+    )
+    refs = (
+        select(
+            tv.c.name,
+            tv.c.slug,
+            tv.c.description,
+            r.c.release_number,
+            ss.c.deployment_id,
+            tv.c.tool_urns,
+            tv.c.resource_urns,
+            func.coalesce(gv.c.variation_ids, _EMPTY_UUIDS).label("global_ids"),
+            func.coalesce(sv.c.variation_ids, _EMPTY_UUIDS).label("toolset_ids"),
+            template_ids.label("template_ids"),
+        )
+        .select_from(
+            r.join(tv, tv.c.id == r.c.toolset_version_id)
+            .join(ss, ss.c.id == r.c.source_state_id)
+            .join(sss, sss.c.id == ss.c.system_source_state_id)
+            .outerjoin(gv, gv.c.id == r.c.global_variations_version_id)
+            .outerjoin(sv, sv.c.id == r.c.toolset_variations_version_id)
+        )
+        .where(r.c.id == bindparam("id"))
+        .cte("refs")
+    )
+
+    def rows(ids: KeyedColumnElement[Any], name: str) -> CTE:
+        v = tool_variations
+        return select(v).where(v.c.id == func.any(cast(select(ids).scalar_subquery(), UUID_ARRAY))).cte(name)
+
+    return _state(refs, rows(refs.c.global_ids, "global_rows"), rows(refs.c.toolset_ids, "toolset_rows"))
+
+
+_CURRENT_STATE = _current_state()
+_RELEASE_STATE = _release_state()
+
+
+def explainable(kind: str, id_: UUID) -> str:
+    """The current ("current") or release ("release") state statement as plain SQL for
+    `id_` (for EXPLAIN ANALYZE in bench/large.py)."""
+    from sqlalchemy.dialects import postgresql
+
+    stmt = (_CURRENT_STATE if kind == "current" else _RELEASE_STATE).params(id=id_)
+    compiled = stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})  # type: ignore[no-untyped-call]
+    return str(compiled)
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
@@ -136,7 +326,8 @@ def _as_dict(row: Any) -> dict[str, Any]:
 
 
 async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, Any]:
-    """The effective state computed from current data (iteration mode, staging copies)."""
+    """The effective state computed from current data (iteration mode, staging copies, and
+    what createRelease would capture now from a live toolset)."""
     row = (await conn.execute(_CURRENT_STATE, {"id": toolset_id})).mappings().one()
     return _as_dict(row)
 
@@ -145,31 +336,6 @@ async def release_state(conn: AsyncConnection, release_id: UUID) -> dict[str, An
     """The effective state exactly as a release published it."""
     row = (await conn.execute(_RELEASE_STATE, {"id": release_id})).mappings().one()
     return _as_dict(row)
-
-
-# A release's state never changes, so its serialised form is kept per process,
-# keyed by release id; nothing ever needs invalidating. Bounded: least recently used go.
-RELEASE_STATE_CACHE_SIZE = 1024
-_release_json: LRUCache[UUID, bytes] = LRUCache(maxsize=RELEASE_STATE_CACHE_SIZE)
-
-
-def cached_release_json(release_id: UUID) -> bytes | None:
-    return _release_json.get(release_id)
-
-
-async def release_state_json(conn: AsyncConnection, release_id: UUID) -> bytes:
-    cached = _release_json.get(release_id)
-    if cached is None:
-        state = EffectiveToolset.model_validate(await release_state(conn, release_id))
-        cached = _release_json[release_id] = state.model_dump_json().encode()
-    return cached
-
-
-async def served_state_json(conn: AsyncConnection, live: Any) -> bytes:
-    """The served state, serialised: the hot read path (a cache hit in staging mode)."""
-    if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
-        return await release_state_json(conn, live["current_release_id"])
-    return EffectiveToolset.model_validate(await current_state(conn, live["id"])).model_dump_json().encode()
 
 
 async def served_state(conn: AsyncConnection, live: Any) -> dict[str, Any]:

@@ -6,7 +6,6 @@ turns into the next release in one transaction.
 """
 
 from typing import Any
-from uuid import UUID
 
 from fastapi import Depends, Request
 from sqlalchemy import RowMapping
@@ -160,9 +159,9 @@ class StagingService:
                 staging = await toolset_queries.get_toolset(self.conn, staging_id)
                 group_id = await ensure_toolset_group(self.conn, staging)
                 live_ids = await variation_queries.current_variation_ids(
-                    self.conn, [live["tool_variations_group_id"]]
+                    self.conn, live["tool_variations_group_id"]
                 )
-                await variation_queries.sync_group(self.conn, group_id, live_ids[0])
+                await variation_queries.sync_group(self.conn, group_id, live_ids)
             row = await toolset_queries.get_toolset(self.conn, staging_id)
         return Toolset.model_validate(row)
 
@@ -302,13 +301,9 @@ class StagingService:
             self.conn, live["project_id"], staging["slug"], live["id"]
         ):
             raise ToolsetSlugTaken(f"A toolset with slug '{staging['slug']}' already exists.")
-        staging_ids: list[UUID] = []
-        if staging["tool_variations_group_id"] is not None:
-            staging_ids = (
-                await variation_queries.current_variation_ids(
-                    self.conn, [staging["tool_variations_group_id"]]
-                )
-            )[0]
+        staging_ids = await variation_queries.current_variation_ids(
+            self.conn, staging["tool_variations_group_id"]
+        )
         if staging_ids or live["tool_variations_group_id"] is not None:
             group_id = await ensure_toolset_group(self.conn, live)
             await variation_queries.sync_group(self.conn, group_id, staging_ids)

@@ -5,7 +5,18 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, delete, func, literal, literal_column, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    delete,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,18 +32,27 @@ from app.db.tables import (
     toolsets,
 )
 from app.deployments.queries import active_deployment_id
+from app.prompt_templates.queries import is_current_live
 
-_selection = (
-    select(
-        toolset_versions.c.id.label("toolset_version_id"),
-        toolset_versions.c.tool_urns,
-        toolset_versions.c.resource_urns,
+
+def latest_selection(toolset_id: UUID | ColumnElement[UUID]) -> Select[Any]:
+    """A toolset's current tool and resource selection: its highest toolset_versions row.
+
+    The one definition of "current selection": served states and capture use it too.
+    """
+    return (
+        select(
+            toolset_versions.c.id.label("toolset_version_id"),
+            toolset_versions.c.tool_urns,
+            toolset_versions.c.resource_urns,
+        )
+        .where(toolset_versions.c.toolset_id == toolset_id)
+        .order_by(toolset_versions.c.version.desc())
+        .limit(1)
     )
-    .where(toolset_versions.c.toolset_id == toolsets.c.id)
-    .order_by(toolset_versions.c.version.desc())
-    .limit(1)
-    .lateral("selection")
-)
+
+
+_selection = latest_selection(toolsets.c.id).lateral("selection")
 
 _prompt_names = (
     select(
@@ -96,7 +116,7 @@ async def find_live_pointer(
 ) -> RowMapping | None:
     """What the hot read path needs, in one indexed lookup: which state the live toolset serves."""
     stmt = (
-        select(toolsets.c.id, toolsets.c.editing_mode, toolsets.c.current_release_id)
+        select(toolsets.c.id, toolsets.c.project_id, toolsets.c.editing_mode, toolsets.c.current_release_id)
         .join(projects, projects.c.id == toolsets.c.project_id)
         .where(
             projects.c.organization_id == organization_id,
@@ -268,12 +288,10 @@ async def current_templates_by_name(
     """The current, not deleted revision of each named template (missing names are absent)."""
     if not names:
         return []
-    successor = prompt_templates.alias("successor")
     stmt = select(prompt_templates.c.history_id, prompt_templates.c.name).where(
         prompt_templates.c.project_id == project_id,
         prompt_templates.c.name.in_(list(names)),
-        prompt_templates.c.deleted.is_(False),
-        ~select(successor.c.id).where(successor.c.predecessor_id == prompt_templates.c.id).exists(),
+        is_current_live(),
     )
     return list((await conn.execute(stmt)).mappings())
 

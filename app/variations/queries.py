@@ -10,11 +10,28 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, and_, func, literal, or_, select, text
-from sqlalchemy.dialects.postgresql import distinct_on, insert
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import (
+    UUID_ARRAY,
     project_tool_variations,
     tool_variations,
     tool_variations_group_versions,
@@ -92,24 +109,46 @@ async def insert_group(conn: AsyncConnection, project_id: UUID, name: str) -> UU
     return group_id
 
 
-def _latest_per_tool(group_id: UUID, after_urn: str | None = None) -> Any:
-    """The highest version of each tool's variation in the group, tombstones included."""
-    stmt = select(*VARIATION_COLUMNS).where(tool_variations.c.group_id == group_id)
+def latest_versions(
+    group_id: UUID | ColumnElement[UUID],
+    tool_urns: ColumnElement[Any] | None = None,
+    columns: Sequence[ColumnElement[Any]] = VARIATION_COLUMNS,
+    after_urn: str | None = None,
+) -> Select[Any]:
+    """The highest version of each tool's variation in the group, tombstones included
+    (only of `tool_urns`, an array, when given: other tools' variations cost nothing;
+    only of tools after `after_urn`, when given: a page)."""
+    stmt = select(*columns).where(tool_variations.c.group_id == group_id)
+    if tool_urns is not None:
+        stmt = stmt.where(tool_variations.c.src_tool_urn == func.any(tool_urns))
     if after_urn is not None:
         stmt = stmt.where(tool_variations.c.src_tool_urn > after_urn)
-    return (
-        stmt.ext(distinct_on(tool_variations.c.src_tool_urn))
-        .order_by(tool_variations.c.src_tool_urn, *LATEST_FIRST)
-        .subquery("latest")
+    return stmt.ext(distinct_on(tool_variations.c.src_tool_urn)).order_by(
+        tool_variations.c.src_tool_urn, *LATEST_FIRST
     )
+
+
+def current_variations_of(
+    group_id: UUID | ColumnElement[UUID],
+    tool_urns: ColumnElement[Any] | None = None,
+    name: str = "current",
+    after_urn: str | None = None,
+) -> Subquery:
+    """The current variations of a group: the latest version of each tool's, unless a tombstone.
+
+    The one definition of "current variation" (with LATEST_FIRST's tie-break): served
+    states, capture, staging copies and the variation lists all use it.
+    """
+    latest = latest_versions(group_id, tool_urns, after_urn=after_urn).subquery(f"{name}_latest")
+    return select(latest).where(latest.c.deleted.is_(False)).subquery(name)
 
 
 async def current_variations(
     conn: AsyncConnection, group_id: UUID, after_urn: str | None = None, limit: int | None = None
 ) -> list[RowMapping]:
     """The group's current variations by tool URN; a page of them after `after_urn`."""
-    latest = _latest_per_tool(group_id, after_urn)
-    stmt = select(latest).where(latest.c.deleted.is_(False)).order_by(latest.c.src_tool_urn).limit(limit)
+    current = current_variations_of(group_id, after_urn=after_urn)
+    stmt = select(current).order_by(current.c.src_tool_urn).limit(limit)
     return list((await conn.execute(stmt)).mappings())
 
 
@@ -192,41 +231,45 @@ GROUP_VERSION_COLUMNS = (
     tool_variations_group_versions.c.created_at,
 )
 
-# CreateGroupVersion in one statement: the group's current variation ids (ordered by
-# tool URN), compared with its latest group version; a new version only when they differ.
-_CAPTURE_GROUP_VERSION = text(
-    """
-    WITH latest_per_tool AS (
-        SELECT DISTINCT ON (src_tool_urn) id, src_tool_urn, deleted
-        FROM tool_variations
-        WHERE group_id = :group_id
-        ORDER BY src_tool_urn, version DESC, deleted ASC
-    ),
-    current_ids AS (
-        SELECT coalesce(array_agg(id ORDER BY src_tool_urn), '{}'::uuid[]) AS ids
-        FROM latest_per_tool WHERE NOT deleted
-    ),
-    last AS (
-        SELECT id, version, variation_ids
-        FROM tool_variations_group_versions
-        WHERE group_id = :group_id
-        ORDER BY version DESC
-        LIMIT 1
-    ),
-    inserted AS (
-        INSERT INTO tool_variations_group_versions (group_id, version, variation_ids, predecessor_id)
-        SELECT :group_id, coalesce((SELECT version FROM last), 0) + 1, current_ids.ids, (SELECT id FROM last)
-        FROM current_ids
-        WHERE NOT EXISTS (SELECT 1 FROM last WHERE last.variation_ids = current_ids.ids)
-        RETURNING id, group_id, version, variation_ids, predecessor_id, created_at, true AS created
+
+def _capture_group_version(group_id: UUID) -> Any:
+    """CreateGroupVersion in one statement: the group's current variation ids (ordered by
+    tool URN), compared with its latest group version; a new version only when they differ."""
+    gv = tool_variations_group_versions
+    current = current_variations_of(group_id)
+    current_ids = select(
+        func.coalesce(
+            func.array_agg(aggregate_order_by(current.c.id, current.c.src_tool_urn)),
+            literal_column("'{}'::uuid[]"),
+        ).label("ids")
+    ).cte("current_ids")
+    last = (
+        select(gv.c.id, gv.c.version, gv.c.variation_ids)
+        .where(gv.c.group_id == group_id)
+        .order_by(gv.c.version.desc())
+        .limit(1)
+        .cte("last")
     )
-    SELECT * FROM inserted
-    UNION ALL
-    SELECT v.id, v.group_id, v.version, v.variation_ids, v.predecessor_id, v.created_at, false
-    FROM tool_variations_group_versions v JOIN last ON last.id = v.id
-    WHERE NOT EXISTS (SELECT 1 FROM inserted)
-    """
-)
+    inserted = (
+        insert(gv)
+        .from_select(
+            ["group_id", "version", "variation_ids", "predecessor_id"],
+            select(
+                literal(group_id, gv.c.group_id.type),
+                func.coalesce(select(last.c.version).scalar_subquery(), 0) + 1,
+                current_ids.c.ids,
+                select(last.c.id).scalar_subquery(),
+            ).where(~exists().where(last.c.variation_ids == current_ids.c.ids)),
+        )
+        .returning(*GROUP_VERSION_COLUMNS, true().label("created"))
+        .cte("inserted")
+    )
+    reused = (
+        select(*GROUP_VERSION_COLUMNS, false().label("created"))
+        .join(last, last.c.id == gv.c.id)
+        .where(~exists(select(inserted.c.id)))
+    )
+    return select(inserted).union_all(reused)
 
 
 async def capture_group_version(conn: AsyncConnection, group_id: UUID) -> RowMapping:
@@ -235,69 +278,55 @@ async def capture_group_version(conn: AsyncConnection, group_id: UUID) -> RowMap
     Two statements whatever the group's size: the lock, then the set-based capture.
     """
     await lock_group(conn, group_id)
-    return (await conn.execute(_CAPTURE_GROUP_VERSION, {"group_id": group_id})).mappings().one()
+    return (await conn.execute(_capture_group_version(group_id))).mappings().one()
 
 
-async def current_variation_ids(conn: AsyncConnection, group_ids: Sequence[UUID | None]) -> list[list[UUID]]:
-    """The current variation ids of each group, in one statement (an empty list for None)."""
-    wanted = [g for g in group_ids if g is not None]
-    if not wanted:
-        return [[] for _ in group_ids]
-    latest = (
-        select(tool_variations.c.id, tool_variations.c.group_id, tool_variations.c.deleted)
-        .where(tool_variations.c.group_id.in_(wanted))
-        .ext(distinct_on(tool_variations.c.group_id, tool_variations.c.src_tool_urn))
-        .order_by(tool_variations.c.group_id, tool_variations.c.src_tool_urn, *LATEST_FIRST)
-        .subquery()
+async def current_variation_ids(conn: AsyncConnection, group_id: UUID | None) -> list[UUID]:
+    """The current variation ids of a group, in one statement (none for no group)."""
+    if group_id is None:
+        return []
+    current = current_variations_of(group_id)
+    return list((await conn.execute(select(current.c.id))).scalars())
+
+
+def _sync_group(target_group: UUID, source_ids: Sequence[UUID]) -> Any:
+    """Make a group's current variations equal to a given set of variation rows, writing
+    only the differences: a new version where a field differs or a tool is new, a
+    tombstone where the target has a tool the source lacks. One statement, any size."""
+    v = tool_variations
+    src = select(v).where(v.c.id == func.any(literal(list(source_ids), UUID_ARRAY))).cte("src")
+    tgt = latest_versions(target_group, columns=(*VARIATION_COLUMNS, v.c.src_tool_name)).cte("tgt")
+    source_fields = tuple_(*(src.c[f] for f in VARIATION_FIELDS))
+    target_fields = tuple_(*(tgt.c[f] for f in VARIATION_FIELDS))
+    changes = (
+        select(
+            literal(target_group, v.c.group_id.type),
+            func.coalesce(src.c.src_tool_urn, tgt.c.src_tool_urn),
+            func.coalesce(src.c.src_tool_name, tgt.c.src_tool_name),
+            func.coalesce(tgt.c.version, 0) + 1,
+            tgt.c.id,
+            case((src.c.id.is_(None), func.now())),
+            *(src.c[f] for f in VARIATION_FIELDS),
+        )
+        .select_from(src.outerjoin(tgt, tgt.c.src_tool_urn == src.c.src_tool_urn, full=True))
+        .where(
+            or_(
+                and_(src.c.id.is_(None), tgt.c.deleted.is_(False)),
+                and_(
+                    src.c.id.is_not(None),
+                    or_(tgt.c.id.is_(None), tgt.c.deleted, source_fields.is_distinct_from(target_fields)),
+                ),
+            )
+        )
     )
-    stmt = (
-        select(latest.c.group_id, func.array_agg(latest.c.id))
-        .where(latest.c.deleted.is_(False))
-        .group_by(latest.c.group_id)
-    )
-    by_group = {row[0]: list(row[1]) for row in await conn.execute(stmt)}
-    return [by_group.get(g, []) if g is not None else [] for g in group_ids]
-
-
-_FIELD_LIST = ", ".join(VARIATION_FIELDS)
-_SOURCE_FIELDS = ", ".join(f"src.{f}" for f in VARIATION_FIELDS)
-_TARGET_FIELDS = ", ".join(f"tgt.{f}" for f in VARIATION_FIELDS)
-
-# Make a group's current variations equal to a given set of variation rows, writing
-# only the differences: a new version where a field differs or a tool is new, a
-# tombstone where the target has a tool the source lacks. One statement, any size.
-_SYNC_GROUP = text(
-    f"""
-    WITH src AS (
-        SELECT * FROM tool_variations WHERE id = ANY(CAST(:source_ids AS uuid[]))
-    ),
-    tgt AS (
-        SELECT DISTINCT ON (src_tool_urn) *
-        FROM tool_variations WHERE group_id = :target_group
-        ORDER BY src_tool_urn, version DESC, deleted ASC
-    )
-    INSERT INTO tool_variations
-        (group_id, src_tool_urn, src_tool_name, version, predecessor_id, deleted_at, {_FIELD_LIST})
-    SELECT :target_group,
-           coalesce(src.src_tool_urn, tgt.src_tool_urn),
-           coalesce(src.src_tool_name, tgt.src_tool_name),
-           coalesce(tgt.version, 0) + 1,
-           tgt.id,
-           CASE WHEN src.id IS NULL THEN now() END,
-           {_SOURCE_FIELDS}
-    FROM src FULL JOIN tgt ON tgt.src_tool_urn = src.src_tool_urn
-    WHERE (src.id IS NULL AND NOT tgt.deleted)
-       OR (src.id IS NOT NULL AND (
-              tgt.id IS NULL OR tgt.deleted
-              OR ROW({_SOURCE_FIELDS}) IS DISTINCT FROM ROW({_TARGET_FIELDS})))
-    """
-)
+    columns = ["group_id", "src_tool_urn", "src_tool_name", "version", "predecessor_id", "deleted_at"]
+    return insert(v).from_select([*columns, *VARIATION_FIELDS], changes)
 
 
 async def sync_group(conn: AsyncConnection, target_group: UUID, source_ids: Sequence[UUID]) -> int:
     """Bring `target_group` to exactly the variations `source_ids`; returns rows written."""
     await lock_group(conn, target_group)
-    result = await conn.execute(_SYNC_GROUP, {"target_group": target_group, "source_ids": list(source_ids)})
+    result = await conn.execute(_sync_group(target_group, source_ids))
     return result.rowcount
 
 
