@@ -72,7 +72,12 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = create_engine(url, pool_size=settings.toolsets_db_pool_size)
+        app.state.engine = create_engine(
+            url,
+            pool_size=settings.toolsets_db_pool_size,
+            pool_timeout_seconds=settings.toolsets_db_pool_timeout_seconds,
+            statement_timeout_ms=settings.toolsets_statement_timeout_ms,
+        )
         app.state.expected_revision = head_revision(url)
         async with app.state.engine.connect() as conn:
             found = await current_revision(conn)

@@ -20,7 +20,12 @@ class Settings(BaseSettings):
         description="postgresql://user:pass@host:port/db; unset means the embedded PostgreSQL.",
     )
     toolsets_data_dir: Path = Field(default_factory=_default_data_dir)
+    # Per worker process: up to 2 x this many connections (pool plus overflow); see the README.
     toolsets_db_pool_size: int = 10
+    # How long a request waits for a free connection before answering 503 with Retry-After.
+    toolsets_db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Any statement running longer is cancelled and the request answers 503 (0: no limit).
+    toolsets_statement_timeout_ms: int = Field(default=15_000, ge=0)
     # Large enough for a deployment of 10,000 tools with ~1.5 KiB of definition each.
     toolsets_max_body_bytes: int = 16 * 1024 * 1024
     toolsets_log_level: str = "INFO"

@@ -10,7 +10,7 @@ tools with 0.3 N variations of its own (variations in bulk SQL, the rest through
 API). Each operation runs through the app in-process (`create_app` behind httpx's ASGI
 transport: the same routers, services and SQL as the server) and is timed by the
 client; the table shows the median of `--runs`, and the ratio of 10,000 to 1,000
-tools (linear means about 10 ×; the target is ≤ 12 ×).
+tools (linear means about 10 x; the target is at most 12 x).
 """
 
 import argparse
@@ -18,7 +18,6 @@ import asyncio
 import statistics
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -38,7 +37,9 @@ GROWTH_TARGET = 12.0
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,10000", help="tool counts, smallest first")
     parser.add_argument("--runs", type=int, default=3, help="measured runs per operation (after a warm-up)")
     parser.add_argument("--database-url", help="a migrated database to use instead of a new embedded one")
@@ -58,63 +59,47 @@ async def seed_size(client: httpx.AsyncClient, pg: asyncpg.Connection, n: int) -
     return f"/v1/projects/{project}/toolsets/ts"
 
 
-async def timed(call: Callable[[], Awaitable[httpx.Response]], status: int) -> float:
-    started = perf_counter()
-    response = await call()
-    elapsed = perf_counter() - started
-    await seed.ok_response(response, status)
-    return elapsed
-
-
 async def measure_size(client: httpx.AsyncClient, base: str, first_urn: str, runs: int) -> dict[str, float]:
     """Median seconds per operation."""
     samples: dict[str, list[float]] = {}
+    client_app: Any = client._transport.app  # type: ignore[attr-defined]
 
-    def add(name: str, seconds: float, run: int) -> None:
+    async def op(run: int, name: str, method: str, path: str, status: int, **kwargs: Any) -> None:
+        started = perf_counter()
+        response = await client.request(method, f"{base}{path}", **kwargs)
+        elapsed = perf_counter() - started
+        await seed.ok_response(response, status)
         if run:  # run 0 warms up
-            samples.setdefault(name, []).append(seconds)
+            samples.setdefault(name, []).append(elapsed)
 
     for run in range(runs + 1):
         # Iteration mode: an edit, then the read that must compute the new state.
-        await seed.ok(
-            await client.put(f"{base}/variations/{first_urn}", json={"summary": f"run {run}"}), 200
+        await seed.ok(await client.put(f"{base}/variations/{first_urn}", json={"summary": f"run {run}"}), 200)
+        await op(run, "effective, iteration mode, right after an edit", "GET", "/effective", 200)
+        await op(
+            run, "diffToolsetStates live to next", "GET", "/diff", 200, params={"from": "live", "to": "next"}
         )
-        add("effective, iteration mode (after an edit)", await timed(lambda: client.get(f"{base}/effective"), 200), run)
-        add(
-            "diffToolsetStates live → next",
-            await timed(lambda: client.get(f"{base}/diff", params={"from": "live", "to": "next"}), 200),
+        await op(
             run,
-        )
-        add(
             "mode switch to staging (captures a release)",
-            await timed(lambda: client.put(f"{base}/editing-mode", json={"mode": "staging"}), 200),
-            run,
+            "PUT",
+            "/editing-mode",
+            200,
+            json={"mode": "staging"},
         )
         await seed.ok(await client.post(f"{base}/staging"), 201)
         await seed.ok(
             await client.put(f"{base}/staging/variations/{first_urn}", json={"title": f"run {run}"}), 200
         )
-        add("staging diff", await timed(lambda: client.get(f"{base}/staging/diff"), 200), run)
-        add(
-            "diffToolsetStates release:1 → staging",
-            await timed(lambda: client.get(f"{base}/diff", params={"from": "release:1", "to": "staging"}), 200),
-            run,
-        )
-        add("publish (capture)", await timed(lambda: client.post(f"{base}/staging/publish", json={}), 201), run)
+        await op(run, "staging diff", "GET", "/staging/diff", 200)
+        params = {"from": "release:1", "to": "staging"}
+        await op(run, "diffToolsetStates release:1 to staging", "GET", "/diff", 200, params=params)
+        await op(run, "publish (capture)", "POST", "/staging/publish", 201, json={})
         released = await seed.ok(await client.get(f"{base}/releases", params={"limit": 1}), 200)
-        number = released["items"][0]["release_number"]
-        client_app: Any = client._transport.app  # type: ignore[attr-defined]
         client_app.state.serving.forget_releases()
-        add(
-            "release state (not cached)",
-            await timed(lambda: client.get(f"{base}/releases/{number}/state"), 200),
-            run,
-        )
-        add(
-            "mode switch to iteration",
-            await timed(lambda: client.put(f"{base}/editing-mode", json={"mode": "iteration"}), 200),
-            run,
-        )
+        number = released["items"][0]["release_number"]
+        await op(run, "release state (not cached)", "GET", f"/releases/{number}/state", 200)
+        await op(run, "mode switch to iteration", "PUT", "/editing-mode", 200, json={"mode": "iteration"})
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -126,9 +111,8 @@ async def explain(pg: asyncpg.Connection, base: str) -> None:
         "WHERE p.slug = $1 AND t.slug = 'ts' AND t.parent_toolset_id IS NULL",
         base.split("/")[3],
     )
-    for name, sql in state.explainable():
-        plan = await pg.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", toolset_id)
-        print(f"--- {name}\n" + "\n".join(r[0] for r in plan), flush=True)
+    plan = await pg.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {state.explainable('current', toolset_id)}")
+    print("--- current state\n" + "\n".join(r[0] for r in plan), flush=True)
 
 
 async def run(args: argparse.Namespace, database_url: str) -> str:
@@ -154,7 +138,8 @@ async def run(args: argparse.Namespace, database_url: str) -> str:
                     if args.explain:
                         await explain(pg, base)
                     results[n] = await measure_size(client, base, seed.tool_urn(0), args.runs)
-                    print(f"[large] {n}: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in results[n].items()))
+                    timings = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in results[n].items())
+                    print(f"[large] {n}: {timings}", flush=True)
     finally:
         await pg.close()
     return render(sizes, results)
@@ -163,7 +148,7 @@ async def run(args: argparse.Namespace, database_url: str) -> str:
 def render(sizes: list[int], results: dict[int, dict[str, float]]) -> str:
     small, large = sizes[0], sizes[-1]
     lines = [
-        f"| operation | {' | '.join(f'{n:,} tools ms' for n in sizes)} | × {large:,} / {small:,} | target |",
+        f"| operation | {' | '.join(f'{n:,} tools ms' for n in sizes)} | x {large:,} / {small:,} | target |",
         "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: | --- |",
     ]
     for name in results[small]:
@@ -171,7 +156,7 @@ def render(sizes: list[int], results: dict[int, dict[str, float]]) -> str:
         met = ratio <= GROWTH_TARGET and results[large][name] < 1.0
         cells = " | ".join(f"{results[n][name] * 1000:,.1f}" for n in sizes)
         lines.append(
-            f"| {name} | {cells} | {ratio:.1f} | ≤ {GROWTH_TARGET:.0f} × and < 1 s: "
+            f"| {name} | {cells} | {ratio:.1f} | <= {GROWTH_TARGET:.0f} x and < 1 s: "
             f"{'**met**' if met else '**not met**'} |"
         )
     return "\n".join(lines)

@@ -6,7 +6,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.kit.logging import REQUEST_ID_SCOPE_KEY, request_id_var
@@ -178,6 +179,37 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+RETRY_AFTER_SECONDS = 1
+
+
+def _unavailable(detail: str) -> JSONResponse:
+    return problem_response(
+        503,
+        "service_unavailable",
+        "Service unavailable",
+        detail,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _pool_exhausted(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database pool exhausted: %s", exc)
+    return _unavailable("The service is busy (no database connection was free in time); retry shortly.")
+
+
+def _statement_cancelled(exc: DBAPIError) -> bool:
+    # 57014 query_canceled: statement_timeout (or a cancel request) stopped the statement.
+    return getattr(exc.orig, "sqlstate", None) == "57014"
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if _statement_cancelled(exc):
+        logger.warning("statement timed out on %s %s", request.method, request.url.path)
+        return _unavailable("The database took too long to answer; retry shortly.")
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # Starlette answers this outermost, after the request id middleware has finished: take the
     # id from the scope, for the log line and for the response a client quotes to operators.
@@ -203,4 +235,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled)

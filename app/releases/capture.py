@@ -6,80 +6,106 @@ fixed number of statements whatever the number of tools or variations.
 """
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.tables import prompt_templates, source_states, system_source_states
+from app.deployments.queries import active_deployment_id
+from app.prompt_templates.queries import is_current_live
 from app.variations import queries as variation_queries
 
-_CAPTURE_SOURCE_STATE = text(
-    """
-    WITH deployment AS (
-        SELECT id FROM deployments
-        WHERE project_id = :project_id AND status = 'completed'
-        ORDER BY seq DESC LIMIT 1
-    ),
-    templates AS (
-        SELECT coalesce(array_agg(p.id ORDER BY p.id), '{}'::uuid[]) AS ids
-        FROM prompt_templates p
-        WHERE p.project_id = :project_id AND NOT p.deleted
-          AND NOT EXISTS (SELECT 1 FROM prompt_templates s WHERE s.predecessor_id = p.id)
-    ),
-    existing_system AS (
-        SELECT s.id FROM system_source_states s, templates
-        WHERE s.project_id = :project_id AND s.prompt_template_ids = templates.ids
-        ORDER BY s.created_at LIMIT 1
-    ),
-    new_system AS (
-        INSERT INTO system_source_states (project_id, prompt_template_ids)
-        SELECT :project_id, templates.ids FROM templates
-        WHERE NOT EXISTS (SELECT 1 FROM existing_system)
-        RETURNING id
-    ),
-    system AS (
-        SELECT id FROM existing_system UNION ALL SELECT id FROM new_system
-    ),
-    inserted AS (
-        INSERT INTO source_states (project_id, deployment_id, system_source_state_id)
-        SELECT :project_id, (SELECT id FROM deployment), system.id FROM system
-        ON CONFLICT ON CONSTRAINT source_states_deployment_id_system_source_state_id_key DO NOTHING
-        RETURNING id
-    )
-    SELECT id FROM inserted
-    UNION ALL
-    SELECT ss.id FROM source_states ss, system
-    WHERE ss.deployment_id IS NOT DISTINCT FROM (SELECT id FROM deployment)
-      AND ss.system_source_state_id = system.id
-      AND NOT EXISTS (SELECT 1 FROM inserted)
-    """
-)
+_EMPTY_UUIDS: ColumnElement[Any] = literal_column("'{}'::uuid[]")
 
-# A source state made by a concurrent transaction that committed after this
-# statement's snapshot: ON CONFLICT skipped it, so read it with a fresh snapshot.
-_FIND_SOURCE_STATE = text(
-    """
-    SELECT ss.id FROM source_states ss
-    JOIN system_source_states sys ON sys.id = ss.system_source_state_id
-    WHERE ss.project_id = :project_id
-      AND ss.deployment_id IS NOT DISTINCT FROM (
-          SELECT id FROM deployments WHERE project_id = :project_id AND status = 'completed'
-          ORDER BY seq DESC LIMIT 1)
-      AND sys.prompt_template_ids = (
-          SELECT coalesce(array_agg(p.id ORDER BY p.id), '{}'::uuid[]) FROM prompt_templates p
-          WHERE p.project_id = :project_id AND NOT p.deleted
-            AND NOT EXISTS (SELECT 1 FROM prompt_templates s WHERE s.predecessor_id = p.id))
-    LIMIT 1
-    """
-)
+
+def _current_template_ids(project_id: UUID) -> ScalarSelect[Any]:
+    """The ids of the project's current template revisions, sorted (equal sets compare equal)."""
+    pt = prompt_templates
+    return (
+        select(func.coalesce(func.array_agg(aggregate_order_by(pt.c.id, pt.c.id)), _EMPTY_UUIDS))
+        .where(pt.c.project_id == project_id, is_current_live())
+        .scalar_subquery()
+    )
+
+
+def _capture_source_state(project_id: UUID) -> Any:
+    """The source state of the active deployment and the current template revisions: an
+    existing row with that content, else a new one, in one statement."""
+    ss, sys_ = source_states, system_source_states
+    project = literal(project_id, ss.c.project_id.type)
+    templates = select(_current_template_ids(project_id).label("ids")).cte("templates")
+    existing_system = (
+        select(sys_.c.id)
+        .where(sys_.c.project_id == project_id, sys_.c.prompt_template_ids == templates.c.ids)
+        .order_by(sys_.c.created_at)
+        .limit(1)
+        .cte("existing_system")
+    )
+    new_system = (
+        insert(sys_)
+        .from_select(
+            ["project_id", "prompt_template_ids"],
+            select(project, templates.c.ids).where(~exists(select(existing_system.c.id))),
+        )
+        .returning(sys_.c.id)
+        .cte("new_system")
+    )
+    system = union_all(select(existing_system.c.id), select(new_system.c.id)).cte("system")
+    deployment = active_deployment_id(project_id)
+    inserted = (
+        insert(ss)
+        .from_select(
+            ["project_id", "deployment_id", "system_source_state_id"],
+            select(project, deployment, system.c.id),
+        )
+        .on_conflict_do_nothing(constraint="source_states_deployment_id_system_source_state_id_key")
+        .returning(ss.c.id)
+        .cte("inserted")
+    )
+    existing = select(ss.c.id).where(
+        ss.c.deployment_id.is_not_distinct_from(deployment),
+        ss.c.system_source_state_id == system.c.id,
+        ~exists(select(inserted.c.id)),
+    )
+    return select(inserted.c.id).union_all(existing)
+
+
+def _find_source_state(project_id: UUID) -> Any:
+    """A source state made by a concurrent transaction that committed after the capture's
+    snapshot: ON CONFLICT skipped it, so read it with a fresh snapshot."""
+    ss, sys_ = source_states, system_source_states
+    return (
+        select(ss.c.id)
+        .join(sys_, sys_.c.id == ss.c.system_source_state_id)
+        .where(
+            ss.c.project_id == project_id,
+            ss.c.deployment_id.is_not_distinct_from(active_deployment_id(project_id)),
+            sys_.c.prompt_template_ids == _current_template_ids(project_id),
+        )
+        .limit(1)
+    )
 
 
 async def capture_source_state(conn: AsyncConnection, project_id: UUID) -> UUID:
     """CaptureSourceState: the active deployment plus the current prompt template revisions."""
-    params = {"project_id": project_id}
-    source_state_id: UUID | None = (await conn.execute(_CAPTURE_SOURCE_STATE, params)).scalar_one_or_none()
+    source_state_id: UUID | None = (
+        await conn.execute(_capture_source_state(project_id))
+    ).scalar_one_or_none()
     if source_state_id is None:
-        source_state_id = (await conn.execute(_FIND_SOURCE_STATE, params)).scalar_one()
+        source_state_id = (await conn.execute(_find_source_state(project_id))).scalar_one()
     return source_state_id
 
 

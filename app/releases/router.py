@@ -21,9 +21,12 @@ router = APIRouter(
     responses=AUTH_RESPONSES | NOT_FOUND,
 )
 
-SIDE_PATTERN = r"^(live|staging|release:[1-9][0-9]{0,17})$"
-FromSide = Annotated[str, Query(alias="from", pattern=SIDE_PATTERN, description="live, staging or release:N")]
-ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description="live, staging or release:N")]
+SIDE_PATTERN = r"^(live|staging|next|release:[1-9][0-9]{0,17})$"
+SIDE_DESCRIPTION = (
+    "live (served now), staging (the staging copy), next (what createRelease would capture now) or release:N"
+)
+FromSide = Annotated[str, Query(alias="from", pattern=SIDE_PATTERN, description=SIDE_DESCRIPTION)]
+ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description=SIDE_DESCRIPTION)]
 
 
 @router.post(
@@ -80,15 +83,17 @@ async def get_release(
     operation_id="getReleaseState",
     dependencies=[RequireRead],
     responses=INVALID,
+    response_model=EffectiveToolset,
 )
 async def get_release_state(
     project: ProjectParam,
     toolset: ToolsetParam,
     release_number: ReleaseNumberParam,
     service: ReleaseService = Depends(release_service),
-) -> EffectiveToolset:
+) -> Response:
     """The full effective toolset exactly as this release published it."""
-    return await service.state(project, toolset, release_number)
+    body = await service.state(project, toolset, release_number)
+    return Response(body, media_type="application/json")
 
 
 @router.post(
@@ -115,7 +120,7 @@ async def diff_toolset_states(
     to: ToSide,
     service: ReleaseService = Depends(release_service),
 ) -> StateDiff:
-    """What changes from one state to another: each side is `live`, `staging` or `release:N`."""
+    """What changes from one state to another: each side is `live`, `staging`, `next` or `release:N`."""
     return await service.diff(project, toolset, from_, to)
 
 

@@ -29,7 +29,6 @@ from app.releases.schemas import AuditEntry, Release, StateDiff
 from app.serving import state
 from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
-from app.toolsets.schemas import EffectiveToolset
 from app.toolsets.service import StagingNotFound, live_toolset, locked_live_toolset
 from app.variations import queries as variation_queries
 
@@ -110,7 +109,7 @@ async def replayed_release(
     return release_id
 
 
-_SIDE = re.compile(r"^(live|staging|release:([1-9][0-9]{0,17}))$")
+_SIDE = re.compile(r"^(live|staging|next|release:([1-9][0-9]{0,17}))$")
 
 
 class ReleaseService:
@@ -178,11 +177,12 @@ class ReleaseService:
         cursor = encode_cursor([last["created_at"].isoformat(), last["release_number"]]) if last else None
         return items, cursor
 
-    async def state(self, project: str, slug: str, number: int) -> EffectiveToolset:
+    async def state(self, project: str, slug: str, number: int) -> bytes:
+        """The release's effective state as JSON (computed in the database, served as is)."""
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             release = await self._release(live, number)
-            return EffectiveToolset.model_validate(await state.release_state(self.conn, release["id"]))
+            return await state.release_state_json(self.conn, release["id"])
 
     async def rollback(self, project: str, slug: str, number: int) -> Release:
         """Make release `number` current again; no state is copied, only pointers move."""
@@ -216,11 +216,18 @@ class ReleaseService:
         match = _SIDE.match(side)
         if match is None:
             raise Unprocessable(
-                f"`{parameter}` must be live, staging or release:N, not '{side}'.",
-                errors=[{"field": f"query.{parameter}", "message": "expected live, staging or release:N"}],
+                f"`{parameter}` must be live, staging, next or release:N, not '{side}'.",
+                errors=[
+                    {"field": f"query.{parameter}", "message": "expected live, staging, next or release:N"}
+                ],
             )
         if side == "live":
             return await state.served_state(self.conn, live)
+        if side == "next":
+            # What createRelease would capture now: the live toolset's own selection, metadata
+            # and variations (in staging mode, those of the release it serves) with current
+            # upstream data, which is exactly the current state computed from the live row.
+            return await state.current_state(self.conn, live["id"])
         if side == "staging":
             staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
             if staging is None:

@@ -48,10 +48,6 @@ class ServedState:
         return EffectiveToolset.model_validate_json(self.body)
 
 
-def _serialised(computed: dict[str, Any]) -> bytes:
-    return EffectiveToolset.model_validate(computed).model_dump_json().encode()
-
-
 class ServedStates:
     def __init__(self, engine: AsyncEngine, cache: ServedCache) -> None:
         self.engine = engine
@@ -103,7 +99,7 @@ class ServedStates:
             staging = await toolset_queries.find_staging_copy(conn, toolset_id)
             if staging is None:
                 raise StagingNotFound(f"Toolset '{endpoint.toolset}' has no staging copy.")
-            body = _serialised(await state.current_state(conn, staging["id"]))
+            body = await state.current_state_json(conn, staging["id"])
             return ServedState(toolset_id, "staging", None, body)
         if endpoint.release_number is not None:
             release = await release_queries.find_release(conn, toolset_id, endpoint.release_number)
@@ -117,7 +113,7 @@ class ServedStates:
             entry = await self._release_body(conn, pointer["current_release_id"])
             return ServedState(toolset_id, "release", entry.key, entry.body)
         generation = self.cache.generation()
-        body = _serialised(await state.current_state(conn, toolset_id))
+        body = await state.current_state_json(conn, toolset_id)
         entry = self.cache.put_iteration_body(toolset_id, pointer["project_id"], body, generation)
         return ServedState(toolset_id, "iteration", entry.key, entry.body)
 
@@ -125,9 +121,7 @@ class ServedStates:
         cached = self.cache.release_body(release_id)
         if cached is not None:
             return cached
-        return self.cache.put_release_body(
-            release_id, _serialised(await state.release_state(conn, release_id))
-        )
+        return self.cache.put_release_body(release_id, await state.release_state_json(conn, release_id))
 
     def forget_releases(self) -> None:
         self.cache.forget_releases()

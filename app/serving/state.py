@@ -29,6 +29,7 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     Subquery,
+    Text,
     and_,
     bindparam,
     cast,
@@ -196,15 +197,19 @@ def _state(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Select[Any]:
         .where(p.c.id == func.any(refs.c.template_ids))
         .scalar_subquery()
     )
-    return select(
-        refs.c.name,
-        refs.c.slug,
-        refs.c.description,
-        refs.c.release_number,
-        tools.label("tools"),
-        resources.label("resources"),
-        prompts.label("prompts"),
+    # The whole state as JSON text: served as is (no decoding and re-encoding per read).
+    state = _object(
+        {
+            "name": refs.c.name,
+            "slug": refs.c.slug,
+            "description": refs.c.description,
+            "release_number": refs.c.release_number,
+            "tools": tools,
+            "resources": resources,
+            "prompts": prompts,
+        }
     )
+    return select(cast(state, Text).label("state"))
 
 
 def _current_state() -> Select[Any]:
@@ -317,25 +322,27 @@ def explainable(kind: str, id_: UUID) -> str:
     return str(compiled)
 
 
-def _as_dict(row: Any) -> dict[str, Any]:
-    state = dict(row)
-    for key in ("tools", "resources", "prompts"):
-        if isinstance(state[key], str):  # asyncpg hands jsonb back as text without a codec
-            state[key] = json.loads(state[key])
-    return state
+async def current_state_json(conn: AsyncConnection, toolset_id: UUID) -> bytes:
+    """The effective state computed from current data, as JSON (iteration mode, staging
+    copies, and what createRelease would capture now from a live toolset)."""
+    text_: str = (await conn.execute(_CURRENT_STATE, {"id": toolset_id})).scalar_one()
+    return text_.encode()
+
+
+async def release_state_json(conn: AsyncConnection, release_id: UUID) -> bytes:
+    """The effective state exactly as a release published it, as JSON."""
+    text_: str = (await conn.execute(_RELEASE_STATE, {"id": release_id})).scalar_one()
+    return text_.encode()
 
 
 async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, Any]:
-    """The effective state computed from current data (iteration mode, staging copies, and
-    what createRelease would capture now from a live toolset)."""
-    row = (await conn.execute(_CURRENT_STATE, {"id": toolset_id})).mappings().one()
-    return _as_dict(row)
+    state: dict[str, Any] = json.loads(await current_state_json(conn, toolset_id))
+    return state
 
 
 async def release_state(conn: AsyncConnection, release_id: UUID) -> dict[str, Any]:
-    """The effective state exactly as a release published it."""
-    row = (await conn.execute(_RELEASE_STATE, {"id": release_id})).mappings().one()
-    return _as_dict(row)
+    state: dict[str, Any] = json.loads(await release_state_json(conn, release_id))
+    return state
 
 
 async def served_state(conn: AsyncConnection, live: Any) -> dict[str, Any]:

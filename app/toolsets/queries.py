@@ -17,7 +17,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on, insert
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import (
@@ -32,7 +32,7 @@ from app.db.tables import (
     toolsets,
 )
 from app.deployments.queries import active_deployment_id
-from app.prompt_templates.queries import is_current_live
+from app.prompt_templates.queries import is_current, is_current_live
 
 
 def latest_selection(toolset_id: UUID | ColumnElement[UUID]) -> Select[Any]:
@@ -317,16 +317,11 @@ async def attach_prompt_histories(
     await conn.execute(delete(toolset_prompts).where(toolset_prompts.c.toolset_id == toolset_id))
     if not history_ids:
         return
-    newest = (
-        select(
-            literal(toolset_id, toolset_prompts.c.toolset_id.type),
-            prompt_templates.c.history_id,
-            prompt_templates.c.name,
-        )
-        .where(prompt_templates.c.history_id.in_(list(history_ids)))
-        .ext(distinct_on(prompt_templates.c.history_id))
-        .order_by(prompt_templates.c.history_id, prompt_templates.c.created_at.desc())
-    )
+    newest = select(
+        literal(toolset_id, toolset_prompts.c.toolset_id.type),
+        prompt_templates.c.history_id,
+        prompt_templates.c.name,
+    ).where(prompt_templates.c.history_id.in_(list(history_ids)), is_current())
     await conn.execute(
         insert(toolset_prompts).from_select(["toolset_id", "prompt_history_id", "prompt_name"], newest)
     )
