@@ -12,6 +12,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", operation_id="healthz", summary="The process is up")
 async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. No authentication, no database."""
     return {"status": "ok"}
 
 
@@ -22,6 +23,8 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "Not ready"}},
 )
 async def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 when the database answers and its schema is at the revision this build expects;
+    503 otherwise (a load balancer should skip the process)."""
     expected: str | None = request.app.state.expected_revision
     try:
         async with (await get_engine(request)).connect() as conn:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from app import health
+from app import health, index
 from app.db.engine import create_engine
 from app.db.migrations import current_revision, head_revision
 from app.deployments.router import router as deployments_router
@@ -129,6 +129,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     app.add_middleware(NulPathMiddleware)
     app.add_middleware(MetricsMiddleware, api_prefix=API_PREFIX)
     app.add_middleware(RequestIdMiddleware)
+    app.include_router(index.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for router in API_ROUTERS:

@@ -78,13 +78,63 @@ def test_every_error_an_operation_can_answer_is_a_documented_problem() -> None:
     assert "HTTPValidationError" not in spec["components"]["schemas"]
 
 
-def test_project_and_toolset_path_parameters_are_described_with_an_example() -> None:
+# These hold every route to the same standard, including routes added later: describe each
+# operation, each field a user sees, give each path parameter an example Swagger UI fills in,
+# and show a realistic example of each error.
+
+
+def _all_operations() -> list[tuple[str, str, dict[str, Any]]]:
+    spec = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    return [(method, path, op) for path, item in spec["paths"].items() for method, op in item.items()]
+
+
+def test_every_operation_has_a_description() -> None:
+    undescribed = [
+        op["operationId"] for _, _, op in _all_operations() if not op.get("description", "").strip()
+    ]
+    assert undescribed == [], "add a docstring to these routes"
+
+
+def test_every_path_parameter_is_described_with_an_example_swagger_ui_fills_in() -> None:
     for method, path, operation in _operations():
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path":
-                assert parameter.get("description"), (method, path, parameter["name"])
-                if parameter["name"] in ("project", "toolset", "tool_urn", "name"):
-                    assert parameter["schema"]["examples"], (method, path, parameter["name"])
+                where = (method, path, parameter["name"])
+                assert parameter.get("description"), where
+                # Swagger UI's "Try it out" fills in a parameter-level `example`, not the schema's.
+                assert "example" in parameter, where
+                assert parameter["example"] in parameter["schema"]["examples"], where
+
+
+def test_every_field_a_user_sees_is_described() -> None:
+    spec = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    undescribed = [
+        f"{name}.{field}"
+        for name, schema in spec["components"]["schemas"].items()
+        for field, definition in schema.get("properties", {}).items()
+        if not definition.get("description", "").strip()
+    ]
+    assert undescribed == [], "describe these fields (Field(description=...))"
+
+
+def test_every_error_response_shows_a_realistic_example() -> None:
+    for method, path, operation in _operations():
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/problem+json")
+            if media is None:
+                continue
+            example = media.get("example")
+            where = (method, path, status)
+            assert example is not None, where
+            assert example["status"] == int(status), where
+            assert example["type"] == f"urn:toolsets:problem:{example['code']}", where
+            assert example["detail"] not in ("", "string"), where
+
+
+def test_every_created_response_says_where_it_is() -> None:
+    for method, path, operation in _operations():
+        if "201" in operation["responses"]:
+            assert "Location" in operation["responses"]["201"].get("headers", {}), (method, path)
 
 
 BODY_EXAMPLES = {
@@ -126,6 +176,16 @@ def test_etag_location_and_replay_headers_are_documented() -> None:
         "createStagingVersion": ("201", {"ETag", "Location"}),
         "getStagingVersion": ("200", {"ETag"}),
         "updateStagingVersion": ("200", {"ETag"}),
+        "upsertGlobalVariation": ("200", {"ETag"}),
+        "upsertToolsetVariation": ("200", {"ETag"}),
+        "deleteToolsetVariation": ("204", {"ETag"}),
+        "upsertStagingVariation": ("200", {"ETag"}),
+        "deleteStagingVariation": ("204", {"ETag"}),
+        "rollbackToRelease": ("200", {"ETag"}),
+        "createProject": ("201", {"Location"}),
+        "createDeployment": ("201", {"Location"}),
+        "createPromptTemplate": ("201", {"Location"}),
+        "createGlobalGroupVersion": ("201", {"Location"}),
         "createRelease": ("201", {"Location", "Idempotent-Replayed"}),
         "publishStagingVersion": ("201", {"Location", "Idempotent-Replayed"}),
     }

@@ -121,7 +121,7 @@ async def test_staging_refusals(client: httpx.AsyncClient, auth: dict[str, str])
     first = await client.post(f"{BASE}/staging", headers=auth)
     second = await client.post(f"{BASE}/staging", headers=auth)
     assert second.status_code == 409
-    assert second.json()["location"] == f"{BASE}/staging"
+    assert second.json()["hint"] == f"PATCH {BASE}/staging"
 
     refused = await switch(client, auth, "iteration")
     assert refused.status_code == 409

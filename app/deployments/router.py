@@ -1,7 +1,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
 from app.deployments.schemas import Deployment, DeploymentCreate, DeploymentDetail, ToolDefinition
 from app.deployments.service import DeploymentService, deployment_service
@@ -9,11 +9,18 @@ from app.kit.auth import RequireRead, RequireWrite
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page
+from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, headers
 
 router = APIRouter(route_class=JsonRoute, prefix="/projects", tags=["deployments"], responses=AUTH_RESPONSES)
 
-DeploymentId = Annotated[UUID, Path(description="The deployment's id, as createDeployment answered it.")]
+DeploymentId = Annotated[
+    UUID,
+    Path(
+        description="The deployment's id, as createDeployment answered it (`…/deployments/active` is the "
+        "active one).",
+        examples=["3f1c8a52-6d0e-4b7a-9c41-2e5d7f9b0a13"],
+    ),
+]
 
 
 @router.post(
@@ -21,13 +28,18 @@ DeploymentId = Annotated[UUID, Path(description="The deployment's id, as createD
     operation_id="createDeployment",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=BODY | NOT_FOUND,
+    responses=BODY | NOT_FOUND | headers(201, "Location"),
 )
 async def create_deployment(
-    project: ProjectParam, body: DeploymentCreate, service: DeploymentService = Depends(deployment_service)
+    project: ProjectParam,
+    body: DeploymentCreate,
+    response: Response,
+    service: DeploymentService = Depends(deployment_service),
 ) -> Deployment:
     """Upload tool and resource definitions; the new deployment becomes the project's active one."""
-    return await service.create(project, body)
+    deployment = await service.create(project, body)
+    response.headers["Location"] = f"/v1/projects/{project}/deployments/{deployment.id}"
+    return deployment
 
 
 @router.get(

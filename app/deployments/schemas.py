@@ -1,5 +1,4 @@
 from collections import Counter
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -12,6 +11,25 @@ from pydantic import (
     field_validator,
 )
 
+from app.kit.fields import (
+    CreatedAt,
+    DestructiveHint,
+    HttpMethodField,
+    HttpPath,
+    IdempotentHint,
+    InputSchema,
+    MimeType,
+    OpenWorldHint,
+    ReadOnlyHint,
+    ResourceDescription,
+    ResourceName,
+    ResourceUri,
+    ResourceUrn,
+    Tags,
+    ToolName,
+    ToolSummary,
+    ToolUrn,
+)
 from app.kit.schemas import Schema
 
 MAX_TOOLS = 10_000
@@ -55,28 +73,42 @@ def _duplicates(urns: list[str]) -> list[str]:
 
 
 class ToolDefinitionCreate(Schema):
-    urn: DefinitionUrn = Field(examples=["tools:http:petstore:get_pet"])
-    name: DefinitionName = Field(examples=["get_pet"])
-    description: LongText
-    summary: LongText | None = None
+    urn: DefinitionUrn = Field(
+        description="The tool's URN, unique within the deployment: `tools:<kind>:<source>:<name>`.",
+        examples=["tools:http:petstore:get_pet"],
+    )
+    name: DefinitionName = Field(description="The tool's name as MCP clients see it.", examples=["get_pet"])
+    description: LongText = Field(description="What the tool does, for the model that calls it.")
+    summary: LongText | None = Field(None, description="A one-line summary of the tool.")
     http_method: HttpMethod = Field(description="Case-insensitive; stored upper-case.", examples=["GET"])
-    path: Annotated[str, _text(2000, min_length=1)] = Field(examples=["/pets/{petId}"])
+    path: Annotated[str, _text(2000, min_length=1)] = Field(
+        description="The upstream path the tool calls, with `{parameters}`.", examples=["/pets/{petId}"]
+    )
     input_schema: JsonObject = Field(
         default_factory=dict, description="JSON schema of the tool's input; `{}` when absent."
     )
-    tags: list[ToolTag] = Field(default_factory=list, max_length=MAX_TAGS)
-    read_only_hint: bool | None = None
-    destructive_hint: bool | None = None
-    idempotent_hint: bool | None = None
-    open_world_hint: bool | None = None
+    tags: list[ToolTag] = Field(
+        default_factory=list, max_length=MAX_TAGS, description="Free-form tags for grouping tools."
+    )
+    read_only_hint: ReadOnlyHint = None
+    destructive_hint: DestructiveHint = None
+    idempotent_hint: IdempotentHint = None
+    open_world_hint: OpenWorldHint = None
 
 
 class ResourceDefinitionCreate(Schema):
-    urn: DefinitionUrn = Field(examples=["resources:http:petstore:catalog"])
-    name: DefinitionName
-    uri: Annotated[str, _text(2000, min_length=1)] = Field(examples=["https://petstore.example/catalog"])
-    description: LongText | None = None
-    mime_type: Annotated[str, _text(200, min_length=1)] | None = None
+    urn: DefinitionUrn = Field(
+        description="The resource's URN, unique within the deployment.",
+        examples=["resources:http:petstore:catalog"],
+    )
+    name: DefinitionName = Field(description="The resource's name as MCP clients see it.")
+    uri: Annotated[str, _text(2000, min_length=1)] = Field(
+        description="Where the resource is read from.", examples=["https://petstore.example/catalog"]
+    )
+    description: LongText | None = Field(None, description="What the resource holds.")
+    mime_type: Annotated[str, _text(200, min_length=1)] | None = Field(
+        None, description="The resource's media type, e.g. `application/json`."
+    )
 
 
 EXAMPLE_DEPLOYMENT: dict[str, Any] = {
@@ -158,34 +190,36 @@ class DeploymentCreate(Schema):
 
 
 class ToolDefinition(BaseModel):
-    urn: str
-    name: str
-    summary: str | None
-    description: str
-    input_schema: dict[str, Any]
-    http_method: str
-    path: str
-    tags: list[str]
-    read_only_hint: bool | None
-    destructive_hint: bool | None
-    idempotent_hint: bool | None
-    open_world_hint: bool | None
+    """A tool as its deployment defines it, before any variation."""
+
+    urn: ToolUrn
+    name: ToolName
+    summary: ToolSummary
+    description: str = Field(description="What the tool does, for the model that calls it.")
+    input_schema: InputSchema
+    http_method: HttpMethodField
+    path: HttpPath
+    tags: Tags
+    read_only_hint: ReadOnlyHint
+    destructive_hint: DestructiveHint
+    idempotent_hint: IdempotentHint
+    open_world_hint: OpenWorldHint
 
 
 class ResourceDefinition(BaseModel):
-    urn: str
-    name: str
-    uri: str
-    description: str | None
-    mime_type: str | None
+    urn: ResourceUrn
+    name: ResourceName
+    uri: ResourceUri
+    description: ResourceDescription
+    mime_type: MimeType
 
 
 class Deployment(BaseModel):
-    id: UUID
+    id: UUID = Field(description="The deployment's id (`GET …/deployments/{deployment_id}`).")
     status: str = Field(description="`completed` for every deployment made through this API.")
-    created_at: datetime
-    tool_count: int
-    resource_count: int
+    created_at: CreatedAt
+    tool_count: int = Field(description="How many tools it defines.")
+    resource_count: int = Field(description="How many resources it defines.")
 
 
 class DeploymentDetail(Deployment):

@@ -1,4 +1,5 @@
-"""The OpenAPI document, with only the error statuses an operation can answer.
+"""The OpenAPI document, with only the error statuses an operation can answer, and
+parameters that Swagger UI fills in.
 
 FastAPI documents a 422 (with its own `HTTPValidationError` shape) on every operation
 that has any parameter. Operations that can answer 422 declare it themselves, as a
@@ -27,12 +28,24 @@ def _without_framework_422(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _parameter_examples(document: dict[str, Any]) -> dict[str, Any]:
+    """Give each parameter the parameter-level `example` Swagger UI fills in for "Try it out"
+    (it ignores the schema's `examples`, which are what FastAPI writes): the first of them."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                examples = parameter.get("schema", {}).get("examples")
+                if examples and "example" not in parameter and "examples" not in parameter:
+                    parameter["example"] = examples[0]
+    return document
+
+
 def install_openapi(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = _without_framework_422(generate())
+            app.openapi_schema = _parameter_examples(_without_framework_422(generate()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -32,6 +32,9 @@ PromptTemplateNameParam = Annotated[
 VersionParam = Annotated[
     int, Path(ge=1, le=2**62, description="A variation's version, 1, 2, 3…", examples=[1])
 ]
+GroupVersionParam = Annotated[
+    int, Path(ge=1, le=2**62, description="A group version's number, 1, 2, 3…", examples=[1])
+]
 ReleaseNumberParam = Annotated[
     int, Path(ge=1, le=2**62, description="The release's number, 1, 2, 3…", examples=[1])
 ]

@@ -74,37 +74,52 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    items: list[T]
+    items: list[T] = Field(description="This page's items, in the list's documented order.")
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page; null at the end.")
 
 
 class FieldError(BaseModel):
-    field: str
-    message: str
-    type: str | None = None
+    field: str = Field(description="Where: `body.tools.0.urn`, `query.limit`, `path.release_number`…")
+    message: str = Field(description="What is wrong with it.")
+    type: str | None = Field(
+        None, description="A machine-readable kind of error (`missing`, `string_too_long`…)."
+    )
 
 
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
+    type: str = Field(description="`urn:toolsets:problem:<code>`.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status.")
+    detail: str = Field(description="What went wrong, and what to do about it, for people.")
     code: str = Field(description="Stable machine-readable error code.")
-    errors: list[FieldError] | None = Field(None, description="The first 20 field errors at most.")
+    errors: list[FieldError] | None = Field(
+        None, description="On a 422: each field that is wrong (the first 20 at most)."
+    )
     error_count: int | None = Field(None, description="How many field errors there were in all.")
-    location: str | None = None
+    hint: str | None = Field(
+        None,
+        description="What to do next: the request to make, with its method and full path "
+        "(`POST /v1/projects/petstore/toolsets/pets/staging`).",
+    )
+    current_etag: str | None = Field(None, description="On a 412: the current ETag; read the resource again.")
     request_id: str | None = Field(None, description="On a 500: the `X-Request-ID` to quote to operators.")
 
 
-def problem(description: str) -> dict[str, Any]:
-    return {
-        "model": Problem,
-        "description": description,
-        # The schema on the media type errors are served as, so generated clients parse them.
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
+def problem_example(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """A problem document as the service answers it, for the OpenAPI document."""
+    body = {"type": f"urn:toolsets:problem:{code}", "title": title, "status": status, "detail": detail}
+    return {**body, "code": code, **extra}
+
+
+def problem(description: str, example: dict[str, Any] | None = None) -> dict[str, Any]:
+    # The schema on the media type errors are served as, so generated clients parse them;
+    # the example is what Swagger UI and ReDoc show instead of `"string"` and `0`.
+    media: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    if example is not None:
+        media["example"] = example
+    return {"model": Problem, "description": description, "content": {"application/problem+json": media}}
 
 
 Responses = dict[int | str, dict[str, Any]]
@@ -117,7 +132,8 @@ def headers(status: int, *names: str) -> Responses:
 
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "ETag": {
-        "description": 'The row\'s version, `"<version>"`; send it as `If-Match` to guard a write.',
+        "description": 'The version, `"<version>"`, of the toolset or staging copy the operation read or '
+        "changed (send it as `If-Match` to guard the next write), or of a global variation.",
         "required": True,
         "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
     },
@@ -133,17 +149,99 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
 }
 
 AUTH_RESPONSES: Responses = {
-    401: problem("Missing or unknown API key"),
-    403: problem("The API key lacks the scope this operation needs"),
+    401: problem(
+        "Missing or unknown API key",
+        problem_example(401, "unauthorized", "Unauthorized", "The API key is unknown or revoked."),
+    ),
+    403: problem(
+        "The API key lacks the scope this operation needs",
+        problem_example(
+            403, "forbidden", "Forbidden", "This operation needs an API key with the `release` scope."
+        ),
+    ),
 }
-INVALID: Responses = {422: problem("The request does not match the schema; `errors` names each field")}
+INVALID: Responses = {
+    422: problem(
+        "The request does not match the schema; `errors` names each field",
+        problem_example(
+            422,
+            "validation_error",
+            "Unprocessable request",
+            "The request does not match the operation's schema; see `errors`.",
+            errors=[
+                {
+                    "field": "body.slug",
+                    "message": "String should match pattern '^[a-z0-9]+(?:-[a-z0-9]+)*$'",
+                    "type": "string_pattern_mismatch",
+                }
+            ],
+        ),
+    )
+}
 # Every operation that takes a body: 400 before validation, 413 before reading it all.
 BODY: Responses = {
-    400: problem("The body is not JSON (`NaN`, `Infinity`, a number a double cannot hold, a lone surrogate)"),
-    413: problem("The body is larger than the service accepts (`TOOLSETS_MAX_BODY_BYTES`, 16 MiB)"),
-    415: problem("The body is not declared `application/json`"),
+    400: problem(
+        "The body is not JSON (`NaN`, `Infinity`, a number a double cannot hold, a lone surrogate)",
+        problem_example(400, "malformed_json", "Malformed JSON", "The body is not valid JSON."),
+    ),
+    413: problem(
+        "The body is larger than the service accepts (`TOOLSETS_MAX_BODY_BYTES`, 16 MiB)",
+        problem_example(
+            413,
+            "payload_too_large",
+            "Payload too large",
+            "The request body is larger than 16777216 bytes.",
+            max_body_bytes=16777216,
+        ),
+    ),
+    415: problem(
+        "The body is not declared `application/json`",
+        problem_example(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "Send the body as JSON, with `Content-Type: application/json`.",
+            accepted=["application/json"],
+        ),
+    ),
     **INVALID,
 }
-NOT_FOUND: Responses = {404: problem("Not found, or in another organization")}
-CONFLICT: Responses = {409: problem("Conflicts with the current state")}
-PRECONDITION: Responses = {412: problem("If-Match does not match the current version")}
+NOT_FOUND: Responses = {
+    404: problem(
+        "Not found, or in another organization",
+        problem_example(
+            404,
+            "toolset_not_found",
+            "Not found",
+            "Toolset 'Pets' does not exist: slugs are lowercase; try 'pets'.",
+            hint="GET /v1/projects/petstore/toolsets/pets",
+        ),
+    )
+}
+CONFLICT: Responses = {
+    409: problem(
+        "Conflicts with the current state; `hint` says what to do",
+        problem_example(
+            409,
+            "toolset_in_staging_mode",
+            "Conflict",
+            "Toolset 'pets' is in staging mode: edit its staging copy (POST "
+            "/v1/projects/petstore/toolsets/pets/staging to create it, PATCH "
+            "/v1/projects/petstore/toolsets/pets/staging to edit, POST "
+            "/v1/projects/petstore/toolsets/pets/staging/publish to release).",
+            hint="POST /v1/projects/petstore/toolsets/pets/staging",
+        ),
+    )
+}
+PRECONDITION: Responses = {
+    412: problem(
+        "If-Match does not match the current version",
+        problem_example(
+            412,
+            "precondition_failed",
+            "Precondition failed",
+            'If-Match "3" does not match the current version "4"; read it again.',
+            current_etag='"4"',
+        ),
+    )
+}

@@ -26,7 +26,12 @@ async def resolve_project(conn: AsyncConnection, organization_id: str, slug: str
     """The project with this slug in the caller's organization; others' projects do not exist."""
     row = await queries.find_project(conn, organization_id, slug)
     if row is None:
-        raise ProjectNotFound(f"Project '{slug}' does not exist.")
+        if slug != slug.lower():
+            raise ProjectNotFound(
+                f"Project '{slug}' does not exist: slugs are lowercase; try '{slug.lower()}'.",
+                hint=f"GET /v1/projects/{slug.lower()}",
+            )
+        raise ProjectNotFound(f"Project '{slug}' does not exist.", hint="GET /v1/projects")
     return row
 
 

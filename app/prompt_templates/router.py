@@ -1,10 +1,10 @@
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, PromptTemplateNameParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page, headers
 from app.prompt_templates.schemas import (
     PromptTemplate,
     PromptTemplateCreate,
@@ -23,15 +23,19 @@ router = APIRouter(
     operation_id="createPromptTemplate",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireWrite],
-    responses=BODY | NOT_FOUND | CONFLICT,
+    responses=BODY | NOT_FOUND | CONFLICT | headers(201, "Location"),
 )
 async def create_prompt_template(
     project: ProjectParam,
     body: PromptTemplateCreate,
+    response: Response,
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> PromptTemplate:
-    """409 `prompt_template_name_taken` when a live template already has the name."""
-    return await service.create(project, body)
+    """Create a prompt template (its first revision). 409 `prompt_template_name_taken` when a live
+    template already has the name."""
+    template = await service.create(project, body)
+    response.headers["Location"] = f"/v1/projects/{project}/prompt-templates/{template.name}"
+    return template
 
 
 @router.get(
@@ -61,6 +65,7 @@ async def get_prompt_template(
     name: PromptTemplateNameParam,
     service: PromptTemplateService = Depends(prompt_template_service),
 ) -> PromptTemplate:
+    """The current revision of the live template with this name."""
     return await service.get(project, name)
 
 

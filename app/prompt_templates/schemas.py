@@ -14,14 +14,19 @@ PromptText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMP
 
 
 class PromptArgument(Schema):
-    name: PromptTemplateName = Field(examples=["pet_id"])
-    description: Description | None = None
-    required: bool = False
+    name: PromptTemplateName = Field(
+        description="The argument's name, used as `{{name}}` in the prompt.", examples=["pet_id"]
+    )
+    description: Description | None = Field(None, description="What to pass.")
+    required: bool = Field(False, description="Whether rendering the prompt needs it.")
 
 
 class _TemplateContent(Schema):
-    prompt: PromptText = Field(examples=["Summarize the pet with id {{pet_id}}."])
-    description: Description | None = None
+    prompt: PromptText = Field(
+        description="The template text; `{{argument}}` placeholders are replaced when it is rendered.",
+        examples=["Summarize the pet with id {{pet_id}}."],
+    )
+    description: Description | None = Field(None, description="What the prompt is for (at most 250).")
     arguments: list[PromptArgument] = Field(
         default_factory=list, max_length=MAX_ARGUMENTS, description="Argument names are unique."
     )
@@ -45,7 +50,10 @@ _EXAMPLE_CONTENT: dict[str, Any] = {
 class PromptTemplateCreate(_TemplateContent):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "summarize_pet", **_EXAMPLE_CONTENT}]})
 
-    name: PromptTemplateName = Field(examples=["summarize_pet"])
+    name: PromptTemplateName = Field(
+        description="Unique among the project's live templates: `[A-Za-z0-9_-]`, at most 60.",
+        examples=["summarize_pet"],
+    )
 
 
 class PromptTemplateUpdate(_TemplateContent):
@@ -60,12 +68,12 @@ class PromptTemplate(BaseModel):
     id: UUID = Field(description="This revision's id; every edit makes a new one.")
     history_id: UUID = Field(description="Shared by every revision of the template.")
     revision: int = Field(description="1 for the first revision, counting up with each edit.")
-    name: str
-    description: str | None
-    prompt: str
-    arguments: list[PromptArgument]
+    name: str = Field(description="The template's name (its address).")
+    description: str | None = Field(description="What the prompt is for.")
+    prompt: str = Field(description="The template text, with `{{argument}}` placeholders.")
+    arguments: list[PromptArgument] = Field(description="The arguments the placeholders take.")
     created_at: datetime = Field(description="When this revision was made.")
 
 
 class PromptTemplateRevision(PromptTemplate):
-    is_current: bool
+    is_current: bool = Field(description="True for the revision that is served now.")

@@ -5,6 +5,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease
+from app.kit.etag import set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
@@ -75,6 +76,8 @@ async def get_release(
     release_number: ReleaseNumberParam,
     service: ReleaseService = Depends(release_service),
 ) -> Release:
+    """One release: its number, notes, who made it and what it captured. Its full effective state is
+    `…/state`."""
     return await service.get(project, toolset, release_number)
 
 
@@ -100,16 +103,21 @@ async def get_release_state(
     "/releases/{release_number}/rollback",
     operation_id="rollbackToRelease",
     dependencies=[RequireRelease],
-    responses=INVALID | CONFLICT,
+    responses=INVALID | CONFLICT | headers(200, "ETag"),
 )
 async def rollback_to_release(
     project: ProjectParam,
     toolset: ToolsetParam,
     release_number: ReleaseNumberParam,
+    response: Response,
     service: ReleaseService = Depends(release_service),
 ) -> Release:
-    """Make this release current (back or forward); nothing is copied, the pointer moves."""
-    return await service.rollback(project, toolset, release_number)
+    """Make this release current (back or forward); nothing is copied, the pointer moves. The
+    live toolset's name, description, selection and own variations follow the release; the `ETag`
+    is the live toolset's new version."""
+    release, version = await service.rollback(project, toolset, release_number)
+    set_etag(response, version)
+    return release
 
 
 @router.get("/diff", operation_id="diffToolsetStates", dependencies=[RequireRead], responses=INVALID)

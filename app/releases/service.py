@@ -29,7 +29,7 @@ from app.releases.schemas import AuditEntry, Release, StateDiff
 from app.serving import state
 from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
-from app.toolsets.service import StagingNotFound, live_toolset, locked_live_toolset
+from app.toolsets.service import live_toolset, locked_live_toolset, no_staging_copy, to_staging_mode
 from app.variations import queries as variation_queries
 
 
@@ -184,35 +184,39 @@ class ReleaseService:
             release = await self._release(live, number)
             return await state.release_state_json(self.conn, release["id"])
 
-    async def rollback(self, project: str, slug: str, number: int) -> Release:
-        """Make release `number` current again; no state is copied, only pointers move."""
+    async def rollback(self, project: str, slug: str, number: int) -> tuple[Release, int]:
+        """Make release `number` current again; no state is copied, only pointers move.
+        Returns the release and the live toolset's version (its ETag) after the move."""
         async with self.conn.begin():
             live = await locked_live_toolset(self.conn, self.org, project, slug)
             if live["editing_mode"] != "staging":
                 raise RollbackInIterationMode(
                     f"Toolset '{slug}' is in iteration mode and serves its current data; switch it "
-                    "to staging mode (PUT .../editing-mode) before rolling back to a release."
+                    f"to staging mode ({to_staging_mode(project, slug)}) before rolling back to a release.",
+                    hint=to_staging_mode(project, slug),
                 )
             release = await self._release(live, number)
             moved = release["id"] != live["current_release_id"]
+            version: int = live["version"]
             if moved:
                 await bring_live_to_release(self.conn, live, release)
                 await release_queries.insert_audit_entry(
                     self.conn, live["id"], "rollback", self.actor, live["current_release_number"], number
                 )
+                version = (await toolset_queries.get_toolset(self.conn, live["id"]))["version"]
         if moved:
             self.pointers.invalidate(live["id"])
             ROLLBACKS.inc()
-        return as_release(release, release["id"])
+        return as_release(release, release["id"]), version
 
     async def diff(self, project: str, slug: str, from_side: str, to_side: str) -> StateDiff:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            before = await self._side_state(live, from_side, "from")
-            after = await self._side_state(live, to_side, "to")
+            before = await self._side_state(project, live, from_side, "from")
+            after = await self._side_state(project, live, to_side, "to")
         return StateDiff.model_validate({"from": from_side, "to": to_side, **diff_states(before, after)})
 
-    async def _side_state(self, live: RowMapping, side: str, parameter: str) -> dict[str, Any]:
+    async def _side_state(self, project: str, live: RowMapping, side: str, parameter: str) -> dict[str, Any]:
         match = _SIDE.match(side)
         if match is None:
             raise Unprocessable(
@@ -231,7 +235,7 @@ class ReleaseService:
         if side == "staging":
             staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
             if staging is None:
-                raise StagingNotFound(f"Toolset '{live['slug']}' has no staging copy.")
+                raise no_staging_copy(project, live)
             return await state.current_state(self.conn, staging["id"])
         release = await self._release(live, int(match.group(2)))
         return await state.release_state(self.conn, release["id"])

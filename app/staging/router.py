@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease, RequireWrite
-from app.kit.etag import IfMatch, set_etag
+from app.kit.etag import IfMatch, etag, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
@@ -72,6 +72,8 @@ async def get_staging_version(
     response: Response,
     service: StagingService = Depends(staging_service),
 ) -> Toolset:
+    """The staging copy: what the next publish would release. 404 `staging_not_found` (with a `hint`)
+    when there is none."""
     return _with_etag(response, await service.get(project, toolset))
 
 
@@ -89,6 +91,8 @@ async def update_staging_version(
     if_match: IfMatch = None,
     service: StagingService = Depends(staging_service),
 ) -> Toolset:
+    """Edit the staging copy: absent fields keep their value; `slug` is refused (the slug belongs to
+    the live toolset). Guard with `If-Match`."""
     return _with_etag(response, await service.update(project, toolset, body, if_match))
 
 
@@ -127,17 +131,22 @@ async def list_staging_variations(
     "/staging/variations/{tool_urn}",
     operation_id="upsertStagingVariation",
     dependencies=[RequireWrite],
-    responses=BODY | PRECONDITION,
+    responses=BODY | PRECONDITION | headers(200, "ETag"),
 )
 async def upsert_staging_variation(
     project: ProjectParam,
     toolset: ToolsetParam,
     body: VariationFields,
     tool_urn: ToolUrnParam,
+    response: Response,
     if_match: IfMatch = None,
     service: StagingService = Depends(staging_service),
 ) -> Variation:
-    return await service.write_variation(project, toolset, tool_urn, body, if_match)
+    """Set how a tool is presented in the staging copy: published with it. Bumps the staging copy's
+    version: guard with `If-Match`."""
+    variation, version = await service.write_variation(project, toolset, tool_urn, body, if_match)
+    set_etag(response, version)  # the staging copy's: what If-Match on its next write compares
+    return variation
 
 
 @router.delete(
@@ -145,7 +154,7 @@ async def upsert_staging_variation(
     operation_id="deleteStagingVariation",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
-    responses=INVALID | PRECONDITION,
+    responses=INVALID | PRECONDITION | headers(204, "ETag"),
 )
 async def delete_staging_variation(
     project: ProjectParam,
@@ -154,8 +163,9 @@ async def delete_staging_variation(
     if_match: IfMatch = None,
     service: StagingService = Depends(staging_service),
 ) -> Response:
-    await service.write_variation(project, toolset, tool_urn, None, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    """Delete the staging copy's variation of a tool (a tombstone version). Guard with `If-Match`."""
+    _, version = await service.write_variation(project, toolset, tool_urn, None, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(version)})
 
 
 @router.get("/staging/diff", operation_id="diffStagingVersion", dependencies=[RequireRead])

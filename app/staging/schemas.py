@@ -10,7 +10,10 @@ class EditingModeSwitch(Schema):
         json_schema_extra={"examples": [{"mode": "staging"}, {"mode": "iteration", "discard_staging": True}]}
     )
 
-    mode: Literal["iteration", "staging"]
+    mode: Literal["iteration", "staging"] = Field(
+        description="`staging`: serve the current release; edits go through a staging copy. "
+        "`iteration`: serve current data; edits apply at once."
+    )
     discard_staging: bool = Field(
         False, description="Switching to iteration: discard an open staging copy instead of refusing (409)."
     )

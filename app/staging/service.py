@@ -27,11 +27,13 @@ from app.toolsets import queries as toolset_queries
 from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.toolsets.service import (
     SLUG_CONSTRAINTS,
-    StagingNotFound,
     ToolsetSlugTaken,
     apply_toolset_update,
     live_toolset,
     locked_live_toolset,
+    no_staging_copy,
+    to_staging_mode,
+    toolset_path,
 )
 from app.variations import queries as variation_queries
 from app.variations.schemas import Variation, VariationFields
@@ -54,6 +56,14 @@ class NotInStagingMode(Conflict):
 
 class NoStagingToPublish(Conflict):
     code = "no_staging_copy"
+
+
+def _has_changes(changes: dict[str, Any]) -> bool:
+    return bool(changes["metadata"]) or any(
+        changes[kind][side]
+        for kind in ("tools", "resources", "prompts")
+        for side in ("added", "removed", "changed")
+    )
 
 
 def staging_path(project: str, slug: str) -> str:
@@ -84,11 +94,7 @@ class StagingService:
                 staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
                 if staging is not None:
                     if not discard_staging:
-                        raise StagingExists(
-                            f"Toolset '{slug}' has a staging copy with unpublished changes: publish or "
-                            "discard it, or switch with `discard_staging: true`.",
-                            location=staging_path(project, slug),
-                        )
+                        raise await self._staging_blocks_switch(project, live, staging)
                     await self._delete_staging(staging)
                     details["discarded_staging_version"] = staging["version"]
             version = await toolset_queries.next_history_version(self.conn, live["id"])
@@ -105,6 +111,26 @@ class StagingService:
             row = await toolset_queries.get_toolset(self.conn, live["id"])
         self.pointers.invalidate(live["id"])
         return Toolset.model_validate(row)
+
+    async def _staging_blocks_switch(
+        self, project: str, live: RowMapping, staging: RowMapping
+    ) -> StagingExists:
+        base = staging_path(project, live["slug"])
+        changes = await self._changes(live, staging)
+        what = "unpublished changes" if _has_changes(changes) else "no changes yet"
+        mode = f"{toolset_path(project, live['slug'])}/editing-mode"
+        discard = f'PUT {mode} {{"mode": "iteration", "discard_staging": true}}'
+        return StagingExists(
+            f"Toolset '{live['slug']}' has a staging copy ({what}): publish it (POST {base}/publish) or "
+            f"discard it (DELETE {base}) first, or switch and discard it in one call ({discard}).",
+            hint=discard,
+        )
+
+    async def _changes(self, live: RowMapping, staging: RowMapping) -> dict[str, Any]:
+        """What publishing the staging copy would change in what the toolset serves."""
+        before = await state.served_state(self.conn, live)
+        after = await state.current_state(self.conn, staging["id"])
+        return diff_states(before, after)
 
     async def _release_for_switch(self, live: RowMapping) -> int:
         """Capture the current state as a release, reusing the current one when nothing changed,
@@ -128,14 +154,17 @@ class StagingService:
             live = await locked_live_toolset(self.conn, self.org, project, slug)
             if live["editing_mode"] != "staging":
                 raise NotInStagingMode(
-                    f"Toolset '{slug}' is in iteration mode: switch it to staging mode first "
-                    f"(PUT /v1/projects/{project}/toolsets/{slug}/editing-mode)."
+                    f"Toolset '{slug}' is in iteration mode, where edits are served at once: switch it "
+                    f"to staging mode first ({to_staging_mode(project, slug)}).",
+                    hint=to_staging_mode(project, slug),
                 )
             existing = await toolset_queries.find_staging_copy(self.conn, live["id"])
             if existing is not None:
+                base = staging_path(project, slug)
                 raise StagingExists(
-                    f"Toolset '{slug}' already has a staging copy (version {existing['version']}).",
-                    location=staging_path(project, slug),
+                    f"Toolset '{slug}' already has a staging copy (version {existing['version']}): "
+                    f"edit it with PATCH {base}.",
+                    hint=f"PATCH {base}",
                 )
             staging_id = await toolset_queries.insert_toolset(
                 self.conn,
@@ -165,22 +194,22 @@ class StagingService:
             row = await toolset_queries.get_toolset(self.conn, staging_id)
         return Toolset.model_validate(row)
 
-    async def _staging_of(self, live: RowMapping) -> RowMapping:
+    async def _staging_of(self, project: str, live: RowMapping) -> RowMapping:
         staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
         if staging is None:
-            raise StagingNotFound(f"Toolset '{live['slug']}' has no staging copy.")
+            raise no_staging_copy(project, live)
         return staging
 
     async def get(self, project: str, slug: str) -> Toolset:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            return Toolset.model_validate(await self._staging_of(live))
+            return Toolset.model_validate(await self._staging_of(project, live))
 
     async def update(self, project: str, slug: str, body: ToolsetUpdate, if_match: str | None) -> Toolset:
         try:
             async with self.conn.begin():
                 live = await locked_live_toolset(self.conn, self.org, project, slug)
-                staging = await self._staging_of(live)
+                staging = await self._staging_of(project, live)
                 check_if_match(if_match, staging["version"])
                 await apply_toolset_update(self.conn, staging, live["id"], live["project_id"], body)
                 row = await toolset_queries.get_toolset(self.conn, staging["id"])
@@ -193,7 +222,7 @@ class StagingService:
     async def discard(self, project: str, slug: str, if_match: str | None) -> None:
         async with self.conn.begin():
             live = await locked_live_toolset(self.conn, self.org, project, slug)
-            staging = await self._staging_of(live)
+            staging = await self._staging_of(project, live)
             check_if_match(if_match, staging["version"])
             await self._delete_staging(staging)
             await release_queries.insert_audit_entry(
@@ -216,35 +245,54 @@ class StagingService:
     ) -> tuple[list[Variation], str | None]:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            staging = await self._staging_of(live)
+            staging = await self._staging_of(project, live)
             return await current_of(self.conn, staging["tool_variations_group_id"], after, limit)
 
     async def write_variation(
         self, project: str, slug: str, tool_urn: str, body: VariationFields | None, if_match: str | None
-    ) -> Variation:
+    ) -> tuple[Variation, int]:
+        """The variation version, and the staging copy's version (its ETag) after the write."""
         async with self.conn.begin():
             live = await locked_live_toolset(self.conn, self.org, project, slug)
-            staging = await self._staging_of(live)
+            staging = await self._staging_of(project, live)
             check_if_match(if_match, staging["version"])
             if body is None and staging["tool_variations_group_id"] is None:
                 raise VariationNotFound(f"No variation of {tool_urn} to delete.")
             group_id = await ensure_toolset_group(self.conn, staging)
             fields = body.model_dump() if body is not None else None
             row, changed = await write_variation(self.conn, live["project_id"], group_id, tool_urn, fields)
+            version: int = staging["version"]
             if changed:
                 version = await toolset_queries.next_history_version(self.conn, live["id"])
                 await toolset_queries.update_toolset(self.conn, staging["id"], version=version)
-        return as_variation(row)
+        return as_variation(row), version
 
     # --- diff and publish ---
 
     async def diff(self, project: str, slug: str) -> StateDiff:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            staging = await self._staging_of(live)
-            before = await state.served_state(self.conn, live)
-            after = await state.current_state(self.conn, staging["id"])
-        return StateDiff.model_validate({"from": "live", "to": "staging", **diff_states(before, after)})
+            staging = await self._staging_of(project, live)
+            changes = await self._changes(live, staging)
+        return StateDiff.model_validate({"from": "live", "to": "staging", **changes})
+
+    @staticmethod
+    def _nothing_to_publish(project: str, live: RowMapping) -> Conflict:
+        slug = live["slug"]
+        if live["editing_mode"] != "staging":
+            return NotInStagingMode(
+                f"Toolset '{slug}' is in iteration mode: its edits are already served, so there is no "
+                f"staging copy to publish. To make a release of what it serves, POST "
+                f"{toolset_path(project, slug)}/releases; to stage changes first, switch it to staging "
+                f"mode ({to_staging_mode(project, slug)}).",
+                hint=to_staging_mode(project, slug),
+            )
+        base = staging_path(project, slug)
+        return NoStagingToPublish(
+            f"Toolset '{slug}' has no staging copy to publish (already published or discarded); "
+            f"make one with POST {base}.",
+            hint=f"POST {base}",
+        )
 
     async def publish(
         self, project: str, slug: str, notes: str | None, if_match: str | None, idempotency_key: str | None
@@ -263,9 +311,7 @@ class StagingService:
                     return as_release(row, live["current_release_id"]), True
                 staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
                 if staging is None:
-                    raise NoStagingToPublish(
-                        f"Toolset '{slug}' has no staging copy to publish (already published or discarded)."
-                    )
+                    raise self._nothing_to_publish(project, live)
                 check_if_match(if_match, staging["version"])
                 live = await self._bring_live_to_staging(live, staging)
                 release_id, number = await record_release(self.conn, live, staging["id"], notes, self.actor)

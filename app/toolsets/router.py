@@ -36,6 +36,9 @@ async def create_toolset(
     response: Response,
     service: ToolsetService = Depends(toolset_service),
 ) -> Toolset:
+    """Create a toolset in iteration mode: a named selection of the active deployment's tools and
+    resources and of the project's prompt templates. The slug is derived from the name when absent;
+    every URN and template name must exist (422 `unknown_references` otherwise)."""
     toolset = await service.create(project, body)
     response.headers["Location"] = f"/v1/projects/{project}/toolsets/{toolset.slug}"
     return _with_etag(response, toolset)
@@ -45,6 +48,7 @@ async def create_toolset(
 async def list_toolsets(
     project: ProjectParam, page: PageParams = Depends(), service: ToolsetService = Depends(toolset_service)
 ) -> Page[Toolset]:
+    """The project's live toolsets (not staging copies), sorted by slug."""
     items, cursor = await service.list_toolsets(project, page.position(str), page.limit)
     return Page[Toolset](items=items, next_cursor=cursor)
 
@@ -58,6 +62,7 @@ async def get_toolset(
     response: Response,
     service: ToolsetService = Depends(toolset_service),
 ) -> Toolset:
+    """The live toolset, with its `ETag`. What its clients see is `…/effective`."""
     return _with_etag(response, await service.get(project, toolset))
 
 
@@ -75,6 +80,9 @@ async def update_toolset(
     if_match: IfMatch = None,
     service: ToolsetService = Depends(toolset_service),
 ) -> Toolset:
+    """Change the live toolset: absent fields keep their value. In staging mode only `slug` may change
+    here (everything else goes through the staging copy: 409 `toolset_in_staging_mode`). Guard with
+    `If-Match`."""
     return _with_etag(response, await service.update(project, toolset, body, if_match))
 
 
@@ -91,6 +99,7 @@ async def delete_toolset(
     if_match: IfMatch = None,
     service: ToolsetService = Depends(toolset_service),
 ) -> None:
+    """Delete the live toolset with its staging copy, releases and audit log. Guard with `If-Match`."""
     await service.delete(project, toolset, if_match)
 
 

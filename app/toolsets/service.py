@@ -93,12 +93,49 @@ async def validate_references(
     return prompts
 
 
+def toolset_path(project: str, slug: str) -> str:
+    return f"/v1/projects/{project}/toolsets/{slug}"
+
+
+def to_staging_mode(project: str, slug: str) -> str:
+    """The hint that switches a toolset to staging mode."""
+    return f'PUT {toolset_path(project, slug)}/editing-mode {{"mode": "staging"}}'
+
+
+def toolset_not_found(project: str, slug: str) -> ToolsetNotFound:
+    if slug != slug.lower():
+        lower = slug.lower()
+        return ToolsetNotFound(
+            f"Toolset '{slug}' does not exist: slugs are lowercase; try '{lower}'.",
+            hint=f"GET {toolset_path(project, lower)}",
+        )
+    return ToolsetNotFound(
+        f"Toolset '{slug}' does not exist in project '{project}'.",
+        hint=f"GET /v1/projects/{project}/toolsets",
+    )
+
+
+def no_staging_copy(project: str, live: RowMapping) -> StagingNotFound:
+    slug = live["slug"]
+    if live["editing_mode"] != "staging":
+        return StagingNotFound(
+            f"Toolset '{slug}' is in iteration mode, which has no staging copy: its edits are served at "
+            f"once. To stage changes before clients see them, switch it to staging mode first "
+            f"({to_staging_mode(project, slug)}).",
+            hint=to_staging_mode(project, slug),
+        )
+    path = toolset_path(project, slug) + "/staging"
+    return StagingNotFound(
+        f"Toolset '{slug}' has no staging copy; create one with POST {path}.", hint=f"POST {path}"
+    )
+
+
 def staging_mode_refusal(project: str, slug: str) -> ToolsetInStagingMode:
-    base = f"/v1/projects/{project}/toolsets/{slug}/staging"
+    base = toolset_path(project, slug) + "/staging"
     return ToolsetInStagingMode(
         f"Toolset '{slug}' is in staging mode: edit its staging copy (POST {base} to create it, "
         f"PATCH {base} to edit, POST {base}/publish to release).",
-        staging=base,
+        hint=f"POST {base}",
     )
 
 
@@ -147,7 +184,7 @@ async def live_toolset(conn: AsyncConnection, org: str, project: str, slug: str)
     project_id = (await resolve_project(conn, org, project))["id"]
     row = await queries.find_live_toolset(conn, project_id, slug)
     if row is None:
-        raise ToolsetNotFound(f"Toolset '{slug}' does not exist.")
+        raise toolset_not_found(project, slug)
     return row
 
 
@@ -156,7 +193,7 @@ async def locked_live_toolset(conn: AsyncConnection, org: str, project: str, slu
     project_id = (await resolve_project(conn, org, project))["id"]
     live_id = await queries.lock_live_toolset(conn, project_id, slug)
     if live_id is None:
-        raise ToolsetNotFound(f"Toolset '{slug}' does not exist.")
+        raise toolset_not_found(project, slug)
     return await queries.get_toolset(conn, live_id)
 
 

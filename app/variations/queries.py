@@ -341,3 +341,11 @@ async def group_version_ids(conn: AsyncConnection, group_version_id: UUID) -> li
         tool_variations_group_versions.c.id == group_version_id
     )
     return list((await conn.execute(stmt)).scalar_one())
+
+
+async def find_group_version(conn: AsyncConnection, group_id: UUID, version: int) -> RowMapping | None:
+    table = tool_variations_group_versions
+    stmt = select(
+        table.c.id, table.c.group_id, table.c.version, table.c.variation_ids, table.c.created_at
+    ).where(table.c.group_id == group_id, table.c.version == version)
+    return (await conn.execute(stmt)).mappings().one_or_none()

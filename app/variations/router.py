@@ -3,11 +3,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Response, status
 
 from app.kit.auth import RequireRead, RequireWrite
-from app.kit.etag import IfMatch
+from app.kit.etag import IfMatch, etag, set_etag
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
-from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam, VersionParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page
+from app.kit.params import GroupVersionParam, ProjectParam, ToolsetParam, ToolUrnParam, VersionParam
+from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
 from app.variations.schemas import GroupVersion, Variation, VariationFields
 from app.variations.service import VariationService, variation_service
 
@@ -39,15 +39,22 @@ async def list_global_variations(
     "/variations/{tool_urn}",
     operation_id="upsertGlobalVariation",
     dependencies=[RequireWrite],
-    responses=BODY,
+    responses=BODY | headers(200, "ETag"),
 )
 async def upsert_global_variation(
     project: ProjectParam,
     body: VariationFields,
     tool_urn: ToolUrnParam,
+    response: Response,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
-    return await service.upsert_global(project, tool_urn, body)
+    """Set how a tool is presented in every toolset of the project: a new version of its global
+    variation (an identical one writes nothing). Null or absent fields inherit the tool's own
+    definition. In iteration mode toolsets serve it at once; staging-mode toolsets at their next
+    release."""
+    variation = await service.upsert_global(project, tool_urn, body)
+    set_etag(response, variation.version)  # the variation's own version: nothing else guards it
+    return variation
 
 
 @router.delete(
@@ -60,6 +67,8 @@ async def upsert_global_variation(
 async def delete_global_variation(
     project: ProjectParam, tool_urn: ToolUrnParam, service: VariationService = Depends(variation_service)
 ) -> None:
+    """Delete the tool's global variation: a tombstone version, so earlier versions stay readable and
+    releases keep what they captured."""
     await service.delete_global(project, tool_urn)
 
 
@@ -92,6 +101,7 @@ async def get_global_variation_at_version(
     version: VersionParam,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
+    """One version of the tool's global variation."""
     return await service.global_at_version(project, tool_urn, version)
 
 
@@ -100,12 +110,30 @@ async def get_global_variation_at_version(
     operation_id="createGlobalGroupVersion",
     dependencies=[RequireWrite],
     status_code=status.HTTP_201_CREATED,
+    responses=headers(201, "Location"),
 )
 async def create_global_group_version(
-    project: ProjectParam, service: VariationService = Depends(variation_service)
+    project: ProjectParam, response: Response, service: VariationService = Depends(variation_service)
 ) -> GroupVersion:
     """Snapshot the global group's current variations; reuses the latest snapshot when unchanged."""
-    return await service.create_global_group_version(project)
+    group_version = await service.create_global_group_version(project)
+    response.headers["Location"] = f"/v1/projects/{project}/variations/group-versions/{group_version.version}"
+    return group_version
+
+
+@router.get(
+    "/variations/group-versions/{version}",
+    operation_id="getGlobalGroupVersion",
+    dependencies=[RequireRead],
+    responses=INVALID,
+)
+async def get_global_group_version(
+    project: ProjectParam,
+    version: GroupVersionParam,
+    service: VariationService = Depends(variation_service),
+) -> GroupVersion:
+    """One snapshot of the global group: which version of each tool's variation it held."""
+    return await service.global_group_version(project, version)
 
 
 TOOLSET = "/toolsets/{toolset}/variations"
@@ -127,17 +155,23 @@ async def list_toolset_variations(
     TOOLSET + "/{tool_urn}",
     operation_id="upsertToolsetVariation",
     dependencies=[RequireWrite],
-    responses=BODY | CONFLICT | PRECONDITION,
+    responses=BODY | CONFLICT | PRECONDITION | headers(200, "ETag"),
 )
 async def upsert_toolset_variation(
     project: ProjectParam,
     toolset: ToolsetParam,
     body: VariationFields,
     tool_urn: ToolUrnParam,
+    response: Response,
     if_match: IfMatch = None,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
-    return await service.write_toolset(project, toolset, tool_urn, body, if_match)
+    """Set how a tool is presented in this toolset only: a new version of its variation, on top of the
+    global one. Refused in staging mode (edit the staging copy's variations instead). Bumps the
+    toolset's version: guard with `If-Match`."""
+    variation, version = await service.write_toolset(project, toolset, tool_urn, body, if_match)
+    set_etag(response, version)  # the toolset's: what If-Match on its next write compares
+    return variation
 
 
 @router.delete(
@@ -145,7 +179,7 @@ async def upsert_toolset_variation(
     operation_id="deleteToolsetVariation",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
-    responses=INVALID | CONFLICT | PRECONDITION,
+    responses=INVALID | CONFLICT | PRECONDITION | headers(204, "ETag"),
 )
 async def delete_toolset_variation(
     project: ProjectParam,
@@ -154,8 +188,10 @@ async def delete_toolset_variation(
     if_match: IfMatch = None,
     service: VariationService = Depends(variation_service),
 ) -> Response:
-    await service.write_toolset(project, toolset, tool_urn, None, if_match)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    """Delete the toolset's variation of a tool (a tombstone version); the global variation applies
+    again. Guard with `If-Match`."""
+    _, version = await service.write_toolset(project, toolset, tool_urn, None, if_match)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"ETag": etag(version)})
 
 
 @router.get(
@@ -190,4 +226,5 @@ async def get_toolset_variation_at_version(
     version: VersionParam,
     service: VariationService = Depends(variation_service),
 ) -> Variation:
+    """One version of the toolset's variation of a tool."""
     return await service.toolset_at_version(project, toolset, tool_urn, version)

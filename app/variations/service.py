@@ -27,6 +27,10 @@ class VariationNotFound(NotFound):
     code = "variation_not_found"
 
 
+class GroupVersionNotFound(NotFound):
+    code = "group_version_not_found"
+
+
 def as_variation(row: RowMapping) -> Variation:
     return Variation.model_validate({**row, "tool_urn": row["src_tool_urn"]})
 
@@ -157,6 +161,18 @@ class VariationService:
             row = await queries.capture_group_version(self.conn, group_id)
         return GroupVersion.model_validate(row)
 
+    async def global_group_version(self, project: str, version: int) -> GroupVersion:
+        async with self.conn.begin():
+            group_id = await queries.find_global_group(self.conn, await self._project_id(project))
+            row = None if group_id is None else await queries.find_group_version(self.conn, group_id, version)
+        if row is None:
+            raise GroupVersionNotFound(
+                f"Project '{project}' has no global group version {version}; "
+                f"POST /v1/projects/{project}/variations/group-versions makes one.",
+                hint=f"POST /v1/projects/{project}/variations/group-versions",
+            )
+        return GroupVersion.model_validate({**row, "created": False})
+
     # --- a toolset's own group ---
 
     async def _toolset(self, project: str, slug: str, *, lock: bool) -> RowMapping:
@@ -172,8 +188,9 @@ class VariationService:
 
     async def write_toolset(
         self, project: str, slug: str, tool_urn: str, body: VariationFields | None, if_match: str | None
-    ) -> Variation:
-        """Upsert (body) or delete (None) a variation of a toolset in iteration mode."""
+    ) -> tuple[Variation, int]:
+        """Upsert (body) or delete (None) a variation of a toolset in iteration mode. Returns the
+        variation version and the toolset's version (its ETag) after the write."""
         async with self.conn.begin():
             toolset = await self._toolset(project, slug, lock=True)
             check_if_match(if_match, toolset["version"])
@@ -184,10 +201,11 @@ class VariationService:
             group_id = await ensure_toolset_group(self.conn, toolset)
             fields = body.model_dump() if body is not None else None
             row, changed = await write_variation(self.conn, toolset["project_id"], group_id, tool_urn, fields)
+            version: int = toolset["version"]
             if changed:
                 version = await toolset_queries.next_history_version(self.conn, toolset["id"])
                 await toolset_queries.update_toolset(self.conn, toolset["id"], version=version)
-        return as_variation(row)
+        return as_variation(row), version
 
     async def toolset_versions(
         self, project: str, slug: str, tool_urn: str, after: list[Any] | None, limit: int
