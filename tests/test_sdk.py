@@ -153,7 +153,7 @@ async def test_the_whole_staging_workflow_through_the_generated_sdk(sdk: Sdk, ap
     again = await call(sdk, api, "staging", "create_staging_version", "p", "pets")
     assert again.status_code == HTTPStatus.CONFLICT
     assert isinstance(again.parsed, m.Problem)
-    assert again.parsed.location == "/v1/projects/p/toolsets/pets/staging"
+    assert again.parsed.hint == "PATCH /v1/projects/p/toolsets/pets/staging"
 
     edited = await call(
         sdk,
