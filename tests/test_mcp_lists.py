@@ -230,3 +230,17 @@ async def test_an_event_published_on_one_process_reaches_listeners_on_another(
         await bus.publish(ResourcesListChanged())
         async with asyncio.timeout(1.0):
             assert await subscription.__anext__() == ResourcesListChanged()
+
+
+async def test_listeners_hear_when_their_toolset_is_deleted(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    await project_with_toolset(client, auth)
+    async with (
+        serve(client._transport.app) as url,  # type: ignore[attr-defined]
+        modern_session(f"{url}/mcp/p/pets", auth) as session,
+        listen(session, tools_list_changed=True) as subscription,
+    ):
+        assert (await client.delete(BASE, headers=auth)).status_code == 204
+        async with asyncio.timeout(1.0):
+            assert await subscription.__anext__() == ToolsListChanged()

@@ -4,6 +4,7 @@ Not through the SDK's client: the wire itself (headers, status codes, bodies), s
 server is not only tested by the library that implements it.
 """
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -145,3 +146,49 @@ async def test_http_refusals_come_before_any_mcp_message(
     assert (await post("/mcp/p/ghost", auth)).status_code == 404
     assert (await post("/mcp/p/pets/other", auth)).status_code == 404
     assert (await client.get(f"{BASE}/effective", headers=auth)).status_code == 200
+
+
+async def test_a_session_ended_on_one_process_is_ended_on_every_process(
+    client: httpx.AsyncClient, second_app: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    await project_with_toolset(client, auth)
+    headers = {**auth, "Accept": ACCEPT}
+    init = rpc(
+        "initialize", protocolVersion="2025-11-25", capabilities={}, clientInfo={"name": "x", "version": "1"}
+    )
+    opened = await client.post("/mcp/p/pets", json=init, headers=headers)
+    session = {
+        **headers,
+        "Mcp-Session-Id": opened.headers["mcp-session-id"],
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    # The second process adopts the session at its first request...
+    adopted = await second_app.post("/mcp/p/pets", json=rpc("tools/list", 2), headers=session)
+    assert adopted.status_code == 200, adopted.text
+    assert [t["name"] for t in adopted.json()["result"]["tools"]] == ["op_0000", "op_0001"]
+    # ...and ends it when the client ends it on the first one.
+    assert (await client.delete("/mcp/p/pets", headers=session)).status_code in (200, 204)
+    for _ in range(100):
+        ended = await second_app.post("/mcp/p/pets", json=rpc("tools/list", 3), headers=session)
+        if ended.status_code == 404:
+            break
+        await asyncio.sleep(0.02)
+    assert ended.status_code == 404
+
+
+async def test_another_key_cannot_use_a_session(
+    client: httpx.AsyncClient, auth: dict[str, str], headers: Any
+) -> None:
+    await project_with_toolset(client, auth)
+    init = rpc(
+        "initialize", protocolVersion="2025-11-25", capabilities={}, clientInfo={"name": "x", "version": "1"}
+    )
+    opened = await client.post("/mcp/p/pets", json=init, headers={**auth, "Accept": ACCEPT})
+    session_id = opened.headers["mcp-session-id"]
+    other = {
+        **(await headers()),
+        "Accept": ACCEPT,
+        "Mcp-Session-Id": session_id,
+        "MCP-Protocol-Version": "2025-11-25",
+    }
+    assert (await client.post("/mcp/p/pets", json=rpc("tools/list", 2), headers=other)).status_code == 404
