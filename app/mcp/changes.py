@@ -117,6 +117,7 @@ class ChangeHub:
         self._ended: LRUCache[str, bool] = LRUCache(maxsize=ENDED_SESSIONS)
         self._session_watchers: list[Callable[[str], None]] = []
         self._sending: set[asyncio.Task[None]] = set()
+        self.listen_streams = 0  # open `subscriptions/listen` streams (server.py bounds them)
 
     # -- registration ---------------------------------------------------------------
 

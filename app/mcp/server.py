@@ -33,6 +33,9 @@ from app.mcp.results import MissingPromptArguments, prompt_result, prompts_json,
 PINNED_TTL_MS = 365 * 24 * 3600 * 1000
 SERVED_TTL_MS = 1000
 STAGING_TTL_MS = 0
+# Open `subscriptions/listen` streams per process; one more is refused (the client retries).
+MAX_LISTEN_STREAMS = 10_000
+
 _TTL_MS = {"release": PINNED_TTL_MS, "served": SERVED_TTL_MS, "staging": STAGING_TTL_MS}
 
 
@@ -141,7 +144,13 @@ def build_server(hub: ChangeHub) -> Server[Any]:
         ctx: ServerRequestContext[Any, Any], params: types.SubscriptionsListenRequestParams
     ) -> types.SubscriptionsListenResult:
         served = served_request(ctx)
-        return await ListenHandler(hub.bus(served))(ctx, params)
+        if hub.listen_streams >= MAX_LISTEN_STREAMS:
+            raise MCPError(types.INTERNAL_ERROR, "Subscription limit reached on this server process")
+        hub.listen_streams += 1
+        try:
+            return await ListenHandler(hub.bus(served))(ctx, params)
+        finally:
+            hub.listen_streams -= 1
 
     server: Server[Any] = Server(
         "toolsets",
