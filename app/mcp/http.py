@@ -19,11 +19,9 @@ it that the SDK would answer the same way.
 """
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi.security import HTTPAuthorizationCredentials
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
@@ -207,10 +205,3 @@ async def _problem(exc: AppError, scope: Scope, receive: Receive, send: Send) ->
         exc.status, exc.code, exc.title, exc.detail, headers=exc.headers() or None, **exc.extra
     )
     await response(scope, receive, send)
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
