@@ -15,6 +15,8 @@ tools (linear means about 10 x; the target is at most 12 x).
 
 import argparse
 import asyncio
+import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -44,6 +46,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="measured runs per operation (after a warm-up)")
     parser.add_argument("--database-url", help="a migrated database to use instead of a new embedded one")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the state reads")
+    parser.add_argument(
+        "--memory-toolsets", type=int, default=40, help="large toolsets read for the memory check"
+    )
     return parser.parse_args(argv)
 
 
@@ -103,6 +108,48 @@ async def measure_size(client: httpx.AsyncClient, base: str, first_urn: str, run
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+async def memory_phase(
+    client: httpx.AsyncClient, pg: asyncpg.Connection, n: int, count: int
+) -> dict[str, Any]:
+    """Read `count` iteration-mode toolsets of n tools once each; what the process holds after."""
+    project = f"large-{n}"
+    urns = [seed.tool_urn(i) for i in range(n)]
+    for i in range(count):
+        slug = f"mem-{i:02d}"
+        if (await client.get(f"/v1/projects/{project}/toolsets/{slug}")).status_code == 404:
+            await seed.toolset(client, project, slug, urns)
+    client_app: Any = client._transport.app  # type: ignore[attr-defined]
+    cache = client_app.state.pointers
+    cache.invalidate()
+    gc.collect()
+    before = rss_bytes()
+    body_total = 0
+    for i in range(count):
+        response = await seed.ok_response(
+            await client.get(f"/v1/projects/{project}/toolsets/mem-{i:02d}/effective"), 200
+        )
+        body_total += len(response.content)
+        del response
+    gc.collect()
+    after = rss_bytes()
+    return {
+        "toolsets": count,
+        "tools": n,
+        "bodies": body_total,
+        "held": cache.body_bytes(),
+        "bound": cache._bodies.maxsize,
+        "rss_growth": after - before,
+        "rss": after,
+    }
+
+
 async def explain(pg: asyncpg.Connection, base: str) -> None:
     from app.serving import state
 
@@ -120,6 +167,7 @@ async def run(args: argparse.Namespace, database_url: str) -> str:
     app = create_app(database_url)
     pg = await asyncpg.connect(database_url)
     results: dict[int, dict[str, float]] = {}
+    memory: dict[str, Any] = {}
     try:
         async with app.router.lifespan_context(app):
             async with app.state.engine.begin() as conn:
@@ -140,12 +188,15 @@ async def run(args: argparse.Namespace, database_url: str) -> str:
                     results[n] = await measure_size(client, base, seed.tool_urn(0), args.runs)
                     timings = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in results[n].items())
                     print(f"[large] {n}: {timings}", flush=True)
+                if args.memory_toolsets:
+                    memory = await memory_phase(client, pg, sizes[-1], args.memory_toolsets)
+                    print(f"[large] memory: {memory}", flush=True)
     finally:
         await pg.close()
-    return render(sizes, results)
+    return render(sizes, results, memory)
 
 
-def render(sizes: list[int], results: dict[int, dict[str, float]]) -> str:
+def render(sizes: list[int], results: dict[int, dict[str, float]], memory: dict[str, Any]) -> str:
     small, large = sizes[0], sizes[-1]
     lines = [
         f"| operation | {' | '.join(f'{n:,} tools ms' for n in sizes)} | x {large:,} / {small:,} | target |",
@@ -159,11 +210,26 @@ def render(sizes: list[int], results: dict[int, dict[str, float]]) -> str:
             f"| {name} | {cells} | {ratio:.1f} | <= {GROWTH_TARGET:.0f} x and < 1 s: "
             f"{'**met**' if met else '**not met**'} |"
         )
+    if memory:
+        m = {
+            k: v / (1024 * 1024)
+            for k, v in memory.items()
+            if k in ("bodies", "bound", "held", "rss_growth", "rss")
+        }
+        lines += [
+            "",
+            f"Memory: {memory['toolsets']} iteration-mode toolsets of {memory['tools']:,} tools read once "
+            f"each ({m['bodies']:.0f} MiB of bodies) with `TOOLSETS_STATE_CACHE_BYTES` = "
+            f"{m['bound']:.0f} MiB: the cache holds {m['held']:.1f} MiB; the process's resident "
+            f"memory grew by {m['rss_growth']:.0f} MiB (to {m['rss']:.0f} MiB).",
+        ]
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    # A bound well below what 40 large toolsets take, so that the check shows it holds.
+    os.environ.setdefault("TOOLSETS_STATE_CACHE_BYTES", str(64 * 1024 * 1024))
     if args.database_url:
         print(asyncio.run(run(args, args.database_url)))
         return 0
