@@ -172,15 +172,11 @@ async def capture_variations_state(
     conn: AsyncConnection, project_id: UUID, toolset_group_id: UUID | None
 ) -> VariationsState:
     """CaptureVariationsState: a group version of the global group and of the toolset's own
-    group, each reused when its group did not change since its latest group version."""
-    global_group = await variation_queries.find_global_group(conn, project_id)
-    global_version = (
-        await variation_queries.capture_group_version(conn, global_group) if global_group else None
+    group, each reused when its group did not change since its latest group version.
+
+    Two statements whatever the sizes: lock both groups, then capture both."""
+    global_group = await variation_queries.lock_capture_groups(conn, project_id, toolset_group_id)
+    global_version, toolset_version = await variation_queries.capture_group_versions(
+        conn, global_group, toolset_group_id
     )
-    toolset_version = (
-        await variation_queries.capture_group_version(conn, toolset_group_id) if toolset_group_id else None
-    )
-    return VariationsState(
-        global_version_id=global_version["id"] if global_version else None,
-        toolset_version_id=toolset_version["id"] if toolset_version else None,
-    )
+    return VariationsState(global_version_id=global_version, toolset_version_id=toolset_version)

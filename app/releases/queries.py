@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, func, select, tuple_
+from sqlalchemy import RowMapping, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +15,7 @@ from app.db.tables import (
     toolset_audit_entries,
     toolset_releases,
     toolset_versions,
+    toolsets,
 )
 
 RELEASE_COLUMNS = (
@@ -58,6 +59,32 @@ async def insert_release(conn: AsyncConnection, **values: Any) -> UUID:
     )
     release_id: UUID = (await conn.execute(stmt)).scalar_one()
     return release_id
+
+
+async def insert_current_release(conn: AsyncConnection, toolset_id: UUID, **values: Any) -> tuple[UUID, int]:
+    """The toolset's next release, made its current one, in one statement.
+
+    Numbers are gapless because every caller holds the live toolset's row lock.
+    """
+    number = (
+        select(func.coalesce(func.max(toolset_releases.c.release_number), 0) + 1)
+        .where(toolset_releases.c.toolset_id == toolset_id)
+        .scalar_subquery()
+    )
+    released = (
+        insert(toolset_releases)
+        .values(toolset_id=toolset_id, release_number=number, created_at=func.clock_timestamp(), **values)
+        .returning(toolset_releases.c.id, toolset_releases.c.release_number)
+        .cte("released")
+    )
+    pointed = (
+        update(toolsets)
+        .where(toolsets.c.id == toolset_id)
+        .values(current_release_id=select(released.c.id).scalar_subquery(), updated_at=func.now())
+        .cte("pointed")
+    )
+    row = (await conn.execute(select(released.c.id, released.c.release_number).add_cte(pointed))).one()
+    return row[0], row[1]
 
 
 async def get_release(conn: AsyncConnection, release_id: UUID) -> RowMapping:

@@ -72,20 +72,16 @@ async def record_release(
     variations = await capture.capture_variations_state(
         conn, live["project_id"], live["tool_variations_group_id"]
     )
-    number = await release_queries.next_release_number(conn, live["id"])
-    release_id = await release_queries.insert_release(
+    return await release_queries.insert_current_release(
         conn,
-        toolset_id=live["id"],
+        live["id"],
         source_state_id=source_state_id,
         toolset_version_id=toolset_version_id,
         global_variations_version_id=variations.global_version_id,
         toolset_variations_version_id=variations.toolset_version_id,
-        release_number=number,
         notes=notes,
         released_by_user_id=actor,
     )
-    await toolset_queries.update_toolset(conn, live["id"], current_release_id=release_id)
-    return release_id, number
 
 
 def request_fingerprint(body: dict[str, Any]) -> str:

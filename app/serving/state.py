@@ -12,11 +12,11 @@ Both reads share one body and differ only in where the references come from:
 Tools are the deployment's definitions filtered by the selected URNs, with global
 then toolset variations applied field by field (NULL inherits).
 
-Linear cost, whatever the plan: each layer of variations is folded into one jsonb
-object keyed by tool URN (built once), and each tool looks its variations up by key
-(a binary search inside the object), so no join between tools and variations can turn
-into a rescan per tool. Current variations are read only for the selected URNs
-(an index probe each), so variations of tools in no deployment cost nothing.
+Linear cost, whatever the plan: tools and both layers of variations are stacked and
+grouped by URN (no join between tools and variations, which a misestimated plan could
+run as a rescan of the variations per tool). Current variations are read only for the
+selected URNs (an index probe each), so variations of tools in no deployment cost
+nothing. The state comes back as one JSON text, served as is.
 """
 
 import json
@@ -69,8 +69,7 @@ from app.variations.queries import current_variations_of
 
 _EMPTY_UUIDS: ColumnElement[Any] = literal_column("'{}'::uuid[]")
 _EMPTY_TEXTS: ColumnElement[Any] = literal_column("'{}'::text[]")
-_EMPTY_OBJECT: ColumnElement[Any] = literal_column("'{}'::jsonb")
-_EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::jsonb")
+_EMPTY_LIST: ColumnElement[Any] = literal_column("'[]'::json")
 
 # The fields of a served tool, and where each comes from: the tool's own column, or
 # None for a field only variations set (the tool itself has no such field).
@@ -108,11 +107,12 @@ _VARIATION_FIELDS = (
 
 
 def _object(pairs: dict[str, Any]) -> ColumnElement[Any]:
-    """jsonb_build_object('key', value, ...)."""
+    """json_build_object('key', value, ...): json, not jsonb, as the state is only ever
+    sent as text (building json is appending text; jsonb would build a tree first)."""
     arguments: list[Any] = []
     for key, value in pairs.items():
         arguments += [literal_column(f"'{key}'"), value]
-    return func.jsonb_build_object(*arguments)
+    return func.json_build_object(*arguments)
 
 
 def _stacked(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Subquery:
@@ -166,13 +166,13 @@ def _tools(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> ScalarSelect[Any]:
         .subquery("merged")
     )
     return select(
-        func.coalesce(func.jsonb_agg(aggregate_order_by(merged.c.tool, merged.c.urn)), _EMPTY_LIST)
+        func.coalesce(func.json_agg(aggregate_order_by(merged.c.tool, merged.c.urn)), _EMPTY_LIST)
     ).scalar_subquery()
 
 
 def _state(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Select[Any]:
     """The effective state from its references: one row of name, slug, description,
-    release_number, tools, resources and prompts (jsonb)."""
+    release_number, tools, resources and prompts (json)."""
     r, p = resource_definitions, prompt_templates
     tools = _tools(refs, global_rows, toolset_rows)
     resource = _object(
@@ -185,7 +185,7 @@ def _state(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Select[Any]:
         }
     )
     resources = (
-        select(func.coalesce(func.jsonb_agg(aggregate_order_by(resource, r.c.resource_urn)), _EMPTY_LIST))
+        select(func.coalesce(func.json_agg(aggregate_order_by(resource, r.c.resource_urn)), _EMPTY_LIST))
         .where(r.c.deployment_id == refs.c.deployment_id, r.c.resource_urn == func.any(refs.c.resource_urns))
         .scalar_subquery()
     )
@@ -193,7 +193,7 @@ def _state(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Select[Any]:
         {"name": p.c.name, "description": p.c.description, "prompt": p.c.prompt, "arguments": p.c.arguments}
     )
     prompts = (
-        select(func.coalesce(func.jsonb_agg(aggregate_order_by(prompt, p.c.name)), _EMPTY_LIST))
+        select(func.coalesce(func.json_agg(aggregate_order_by(prompt, p.c.name)), _EMPTY_LIST))
         .where(p.c.id == func.any(refs.c.template_ids))
         .scalar_subquery()
     )

@@ -232,23 +232,23 @@ GROUP_VERSION_COLUMNS = (
 )
 
 
-def _capture_group_version(group_id: UUID) -> Any:
+def _capture_group_version(group_id: UUID, prefix: str = "") -> Any:
     """CreateGroupVersion in one statement: the group's current variation ids (ordered by
     tool URN), compared with its latest group version; a new version only when they differ."""
     gv = tool_variations_group_versions
-    current = current_variations_of(group_id)
+    current = current_variations_of(group_id, name=f"{prefix}current")
     current_ids = select(
         func.coalesce(
             func.array_agg(aggregate_order_by(current.c.id, current.c.src_tool_urn)),
             literal_column("'{}'::uuid[]"),
         ).label("ids")
-    ).cte("current_ids")
+    ).cte(f"{prefix}current_ids")
     last = (
         select(gv.c.id, gv.c.version, gv.c.variation_ids)
         .where(gv.c.group_id == group_id)
         .order_by(gv.c.version.desc())
         .limit(1)
-        .cte("last")
+        .cte(f"{prefix}last")
     )
     inserted = (
         insert(gv)
@@ -262,7 +262,7 @@ def _capture_group_version(group_id: UUID) -> Any:
             ).where(~exists().where(last.c.variation_ids == current_ids.c.ids)),
         )
         .returning(*GROUP_VERSION_COLUMNS, true().label("created"))
-        .cte("inserted")
+        .cte(f"{prefix}inserted")
     )
     reused = (
         select(*GROUP_VERSION_COLUMNS, false().label("created"))
@@ -279,6 +279,39 @@ async def capture_group_version(conn: AsyncConnection, group_id: UUID) -> RowMap
     """
     await lock_group(conn, group_id)
     return (await conn.execute(_capture_group_version(group_id))).mappings().one()
+
+
+async def lock_capture_groups(
+    conn: AsyncConnection, project_id: UUID, toolset_group_id: UUID | None
+) -> UUID | None:
+    """Lock the project's global group and the toolset's own group (in id order, so two
+    captures never deadlock), in one statement; returns the global group's id."""
+    g = tool_variations_groups
+    global_group = select(project_tool_variations.c.group_id).where(
+        project_tool_variations.c.project_id == project_id
+    )
+    wanted: ColumnElement[bool] = g.c.id.in_(global_group)
+    if toolset_group_id is not None:
+        wanted = or_(wanted, g.c.id == toolset_group_id)
+    stmt = select(g.c.id).where(wanted).order_by(g.c.id).with_for_update()
+    locked = set((await conn.execute(stmt)).scalars())
+    locked.discard(toolset_group_id)
+    return locked.pop() if locked else None
+
+
+async def capture_group_versions(
+    conn: AsyncConnection, global_group: UUID | None, toolset_group: UUID | None
+) -> tuple[UUID | None, UUID | None]:
+    """CreateGroupVersion of both groups in one statement (call with both locked)."""
+    columns: list[Any] = []
+    for prefix, group in (("global_", global_group), ("toolset_", toolset_group)):
+        if group is None:
+            columns.append(literal(None, tool_variations_group_versions.c.id.type))
+        else:
+            captured = _capture_group_version(group, prefix).subquery(f"{prefix}captured")
+            columns.append(select(captured.c.id).scalar_subquery())
+    row = (await conn.execute(select(*columns))).one()
+    return row[0], row[1]
 
 
 async def current_variation_ids(conn: AsyncConnection, group_id: UUID | None) -> list[UUID]:
