@@ -200,3 +200,20 @@ async def test_a_statement_that_runs_too_long_answers_503_and_frees_its_connecti
         assert response.status_code == 503
         assert response.headers["retry-after"] == "1"
         assert (await small.get("/v1/projects/p/toolsets/pets", headers=auth)).status_code == 200
+
+
+async def test_a_variations_group_holds_variations_of_a_bounded_number_of_tools(
+    client: httpx.AsyncClient, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.variations import service as variation_service
+
+    await project_with_toolset(client, auth)
+    monkeypatch.setattr(variation_service, "MAX_TOOLS_PER_GROUP", 2)
+    await put_global_variation(client, auth, URNS[0], description="one")
+    await put_global_variation(client, auth, URNS[1], description="two")
+    await put_global_variation(client, auth, URNS[1], description="an edit is not a new tool")
+    refused = await client.put(f"/v1/projects/p/variations/{URNS[2]}", json={"title": "three"}, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "too_many_variations"
+    assert (await client.delete(f"/v1/projects/p/variations/{URNS[0]}", headers=auth)).status_code == 204
+    await put_global_variation(client, auth, URNS[2], description="room again")

@@ -152,6 +152,12 @@ async def current_variations(
     return list((await conn.execute(stmt)).mappings())
 
 
+async def count_current_variations(conn: AsyncConnection, group_id: UUID) -> int:
+    current = current_variations_of(group_id)
+    count: int = (await conn.execute(select(func.count()).select_from(current))).scalar_one()
+    return count
+
+
 async def latest_variation(conn: AsyncConnection, group_id: UUID, tool_urn: str) -> RowMapping | None:
     stmt = (
         select(*VARIATION_COLUMNS)

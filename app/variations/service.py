@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
-from app.kit.errors import NotFound
+from app.kit.errors import NotFound, Unprocessable
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
@@ -29,6 +29,16 @@ class VariationNotFound(NotFound):
 
 class GroupVersionNotFound(NotFound):
     code = "group_version_not_found"
+
+
+class TooManyVariations(Unprocessable):
+    code = "too_many_variations"
+
+
+# A variations group (a project's global one, or a toolset's own) holds the variations of
+# at most this many tools. Reads never touch variations of tools they do not serve, but
+# capture and group versions are linear in a group's size, so it stays bounded.
+MAX_TOOLS_PER_GROUP = 20_000
 
 
 def as_variation(row: RowMapping) -> Variation:
@@ -56,6 +66,11 @@ async def write_variation(
         return row, True
     if current is not None and all(current[f] == fields.get(f) for f in queries.VARIATION_FIELDS):
         return current, False
+    if current is None and await queries.count_current_variations(conn, group_id) >= MAX_TOOLS_PER_GROUP:
+        raise TooManyVariations(
+            f"This variations group already holds variations of {MAX_TOOLS_PER_GROUP:,} tools, the "
+            "limit; delete variations of tools that are no longer deployed first."
+        )
     tool_name = await _tool_name(conn, project_id, tool_urn)
     return await queries.insert_variation_version(conn, group_id, tool_urn, tool_name, previous, fields), True
 
