@@ -1,4 +1,8 @@
-"""Configuration, read once from the environment."""
+"""Configuration, read once from the environment.
+
+Every variable the service reads is a field here, and the README's configuration table
+lists exactly these (tests/test_readme.py keeps the two equal).
+"""
 
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +35,11 @@ class Settings(BaseSettings):
     toolsets_log_level: str = "INFO"
     # Served states kept per process (release and iteration-mode bodies), in bytes.
     toolsets_state_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
+    # Worker processes of `toolsets serve` when `--workers` is not given.
+    workers: int = Field(default=1, ge=1)
+    # With several workers on one host: a folder they share so /metrics aggregates them.
+    # prometheus_client reads the variable itself; it is declared here to be documented.
+    prometheus_multiproc_dir: Path | None = None
 
 
 @lru_cache

@@ -1,6 +1,5 @@
 """Prometheus metrics: requests by route template, and the release lifecycle."""
 
-import os
 import time
 
 from fastapi import APIRouter
@@ -15,6 +14,8 @@ from prometheus_client import (
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.settings import get_settings
 
 REQUESTS = Counter("toolsets_http_requests_total", "HTTP requests.", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -66,7 +67,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/metrics")
 async def metrics() -> Response:
     registry = DEFAULT_REGISTRY
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if get_settings().prometheus_multiproc_dir:
         # Several worker processes: aggregate what each wrote to the shared folder.
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
