@@ -178,7 +178,11 @@ class ReleaseService:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             release = await self._release(live, number)
-            return await state.release_state_json(self.conn, release["id"])
+            cached = self.pointers.release_body(release["id"])  # immutable: right in any transaction
+            if cached is not None:
+                return cached.body
+            body = await state.release_state_json(self.conn, release["id"])
+            return self.pointers.put_release_body(release["id"], body).body
 
     async def rollback(self, project: str, slug: str, number: int) -> tuple[Release, int]:
         """Make release `number` current again; no state is copied, only pointers move.
@@ -208,11 +212,14 @@ class ReleaseService:
     async def diff(self, project: str, slug: str, from_side: str, to_side: str) -> StateDiff:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            before = await self._side_state(project, live, from_side, "from")
-            after = await self._side_state(project, live, to_side, "to")
+            computed: dict[str, dict[str, Any]] = {}  # `live` in iteration mode and `next` are one state
+            before = await self._side_state(project, live, from_side, "from", computed)
+            after = await self._side_state(project, live, to_side, "to", computed)
         return StateDiff.model_validate({"from": from_side, "to": to_side, **diff_states(before, after)})
 
-    async def _side_state(self, project: str, live: RowMapping, side: str, parameter: str) -> dict[str, Any]:
+    async def _side_state(
+        self, project: str, live: RowMapping, side: str, parameter: str, computed: dict[str, dict[str, Any]]
+    ) -> dict[str, Any]:
         match = _SIDE.match(side)
         if match is None:
             raise Unprocessable(
@@ -221,20 +228,23 @@ class ReleaseService:
                     {"field": f"query.{parameter}", "message": "expected live, staging, next or release:N"}
                 ],
             )
-        if side == "live":
-            return await state.served_state(self.conn, live)
-        if side == "next":
-            # What createRelease would capture now: the live toolset's own selection, metadata
-            # and variations (in staging mode, those of the release it serves) with current
-            # upstream data, which is exactly the current state computed from the live row.
-            return await state.current_state(self.conn, live["id"])
+        staging_mode = live["editing_mode"] == "staging" and live["current_release_id"] is not None
+        if side == "live" and staging_mode:
+            return await state.release_state(self.conn, live["current_release_id"], self.pointers)
+        if side in ("live", "next"):
+            # `next`, what createRelease would capture now: the live toolset's own selection,
+            # metadata and variations (in staging mode, those of the release it serves) with
+            # current upstream data, which is exactly the current state of the live row.
+            if "current" not in computed:
+                computed["current"] = await state.current_state(self.conn, live["id"])
+            return computed["current"]
         if side == "staging":
             staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
             if staging is None:
                 raise no_staging_copy(project, live)
             return await state.current_state(self.conn, staging["id"])
         release = await self._release(live, int(match.group(2)))
-        return await state.release_state(self.conn, release["id"])
+        return await state.release_state(self.conn, release["id"], self.pointers)
 
     async def audit(
         self, project: str, slug: str, after: list[Any] | None, limit: int

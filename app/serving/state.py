@@ -64,6 +64,7 @@ from app.db.tables import (
 )
 from app.deployments.queries import active_deployment_id
 from app.prompt_templates.queries import is_current_live
+from app.serving.caches import ServedCache
 from app.toolsets.queries import latest_selection
 from app.variations.queries import current_variations_of
 
@@ -340,13 +341,24 @@ async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, An
     return state
 
 
-async def release_state(conn: AsyncConnection, release_id: UUID) -> dict[str, Any]:
-    state: dict[str, Any] = json.loads(await release_state_json(conn, release_id))
+async def release_state(
+    conn: AsyncConnection, release_id: UUID, cache: ServedCache | None = None
+) -> dict[str, Any]:
+    """A release's state; through `cache` when given (a release never changes, so its
+    cached body is right inside any transaction)."""
+    cached = cache.release_body(release_id) if cache is not None else None
+    if cached is not None:
+        body = cached.body
+    else:
+        body = await release_state_json(conn, release_id)
+        if cache is not None:
+            cache.put_release_body(release_id, body)
+    state: dict[str, Any] = json.loads(body)
     return state
 
 
-async def served_state(conn: AsyncConnection, live: Any) -> dict[str, Any]:
+async def served_state(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> dict[str, Any]:
     """What the live toolset's clients see: its current release in staging mode, else current data."""
     if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
-        return await release_state(conn, live["current_release_id"])
+        return await release_state(conn, live["current_release_id"], cache)
     return await current_state(conn, live["id"])

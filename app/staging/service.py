@@ -128,7 +128,7 @@ class StagingService:
 
     async def _changes(self, live: RowMapping, staging: RowMapping) -> dict[str, Any]:
         """What publishing the staging copy would change in what the toolset serves."""
-        before = await state.served_state(self.conn, live)
+        before = await state.served_state(self.conn, live, self.pointers)
         after = await state.current_state(self.conn, staging["id"])
         return diff_states(before, after)
 
@@ -138,7 +138,7 @@ class StagingService:
         if live["current_release_id"] is not None:
             current = await release_queries.get_release(self.conn, live["current_release_id"])
             now = await state.current_state(self.conn, live["id"])
-            published = await state.release_state(self.conn, current["id"])
+            published = await state.release_state(self.conn, current["id"], self.pointers)
             if now == published | {"release_number": None}:
                 number: int = current["release_number"]
                 return number
