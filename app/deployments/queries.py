@@ -198,12 +198,7 @@ async def find_deployment(conn: AsyncConnection, project_id: UUID, deployment_id
 
 
 async def find_active_deployment(conn: AsyncConnection, project_id: UUID) -> RowMapping | None:
-    stmt = (
-        select(*DEPLOYMENT_COLUMNS)
-        .where(deployments.c.project_id == project_id, deployments.c.status == "completed")
-        .order_by(deployments.c.seq.desc())
-        .limit(1)
-    )
+    stmt = select(*DEPLOYMENT_COLUMNS).where(deployments.c.id == active_deployment_id(project_id))
     return (await conn.execute(stmt)).mappings().one_or_none()
 
 

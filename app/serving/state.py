@@ -23,6 +23,7 @@ import json
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import (
     CTE,
     ColumnElement,
@@ -336,9 +337,19 @@ async def release_state_json(conn: AsyncConnection, release_id: UUID) -> bytes:
     return text_.encode()
 
 
-async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, Any]:
-    state: dict[str, Any] = json.loads(await current_state_json(conn, toolset_id))
+def _parsed(body: bytes) -> dict[str, Any]:
+    """A state as a dict (for diffs and comparisons): orjson, several times faster than the
+    standard library on a 10,000-tool state; the standard library for what orjson refuses
+    (integers beyond 64 bits)."""
+    try:
+        state: dict[str, Any] = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        state = json.loads(body)
     return state
+
+
+async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, Any]:
+    return _parsed(await current_state_json(conn, toolset_id))
 
 
 async def release_state(
@@ -353,8 +364,7 @@ async def release_state(
         body = await release_state_json(conn, release_id)
         if cache is not None:
             cache.put_release_body(release_id, body)
-    state: dict[str, Any] = json.loads(body)
-    return state
+    return _parsed(body)
 
 
 async def served_state(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> dict[str, Any]:
