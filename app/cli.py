@@ -1,4 +1,4 @@
-"""`toolsets serve | migrate | create-api-key | list-api-keys | revoke-api-key | openapi`."""
+"""`toolsets serve | worker | migrate | create-api-key | list-api-keys | revoke-api-key | openapi`."""
 
 import argparse
 import asyncio
@@ -188,6 +188,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _run_worker(url: str, concurrency: int | None) -> None:
+    from app.jobs.worker import Worker
+
+    settings = get_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"toolsets_worker_concurrency": concurrency})
+    engine = create_engine(url, pool_size=2)
+    try:
+        async with engine.connect() as conn:
+            found, expected = await migrations.current_revision(conn), migrations.head_revision(url)
+        if found != expected:
+            raise SystemExit(
+                f"The database schema is at {found}, this build needs {expected}: run `toolsets migrate`."
+            )
+        worker = Worker(url, engine=engine, settings=settings)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, worker.stop)
+        await worker.run()
+    finally:
+        await engine.dispose()
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.kit.logging import configure_logging
+
+    configure_logging(get_settings().toolsets_log_level)
+    embedded = None if get_settings().database_url else EmbeddedPostgres(get_settings().toolsets_data_dir)
+    url = _database_url(embedded)
+    try:
+        asyncio.run(_run_worker(url, args.concurrency))
+    finally:
+        if embedded:
+            embedded.stop()
+    return 0
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from app.main import openapi_document
 
@@ -209,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=None, help="default: WORKERS, else 1")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run jobs (webhook deliveries, scheduled publishes) until stopped")
+    worker.add_argument("--concurrency", type=int, default=None, help="jobs run at once (default 10)")
+    worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply database migrations up to head")
     migrate.set_defaults(func=cmd_migrate)

@@ -13,6 +13,7 @@ from app import health, index
 from app.db.engine import create_engine
 from app.db.migrations import current_revision, head_revision
 from app.deployments.router import router as deployments_router
+from app.jobs.worker import Worker, running_worker
 from app.kit import metrics
 from app.kit.errors import install_error_handlers
 from app.kit.limits import BodySizeLimitMiddleware, NulPathMiddleware
@@ -33,6 +34,7 @@ from app.staging.router import router as staging_router
 from app.toolsets.router import router as toolsets_router
 from app.toolsets.router import served_router
 from app.variations.router import router as variations_router
+from app.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/v1"
 API_ROUTERS = (
@@ -44,6 +46,7 @@ API_ROUTERS = (
     variations_router,
     staging_router,
     releases_router,
+    webhooks_router,
 )
 
 DOCS_ASSETS = "/docs-assets"
@@ -54,7 +57,10 @@ SWAGGER_UI_PARAMETERS = {
 }
 
 TAGS = [
-    {"name": "projects", "description": "Projects own deployments, toolsets and templates."},
+    {
+        "name": "projects",
+        "description": "Projects own deployments, toolsets, templates and webhooks.",
+    },
     {"name": "deployments", "description": "Immutable uploads of tool and resource definitions."},
     {"name": "toolsets", "description": "Named selections of tools served to MCP clients."},
     {"name": "variations", "description": "Versioned overrides of how a tool is presented."},
@@ -64,9 +70,11 @@ TAGS = [
 ]
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    """`run_worker`: run a job worker in this process (default: `TOOLSETS_WORKER`, true)."""
     settings = get_settings()
     url = database_url or settings.database_url
+    with_worker = settings.toolsets_worker if run_worker is None else run_worker
     if not url:
         raise RuntimeError("DATABASE_URL is not set; `toolsets serve` starts an embedded database.")
 
@@ -98,8 +106,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
             EVENTS_CHANNEL: app.state.mcp.hub.event_published,
         }
         listener = asyncio.create_task(listen(app.state.pointers, url, channels), name="pointer-listener")
+        app.state.worker = None
+        if with_worker:
+            app.state.worker = Worker(url, engine=app.state.engine, pointers=app.state.pointers)
         try:
-            async with app.state.mcp.run():
+            async with (
+                app.state.mcp.run(),
+                running_worker(app.state.worker) if app.state.worker else contextlib.nullcontext(),
+            ):
                 yield
         finally:
             listener.cancel()

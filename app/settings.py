@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     # With several workers on one host: a folder they share so /metrics aggregates them.
     # prometheus_client reads the variable itself; it is declared here to be documented.
     prometheus_multiproc_dir: Path | None = None
+    # Jobs (app/jobs/): `toolsets serve` runs a worker in each server process unless false.
+    toolsets_worker: bool = True
+    toolsets_worker_concurrency: int = 10
+    # A running job whose worker sent no heartbeat for this long is offered to another worker.
+    toolsets_job_heartbeat_seconds: float = 30.0
+    # Webhook deliveries: attempt timeout, exponential backoff between attempts, and when to stop.
+    toolsets_webhook_timeout_seconds: float = 10.0
+    toolsets_webhook_backoff_seconds: float = 10.0
+    toolsets_webhook_max_backoff_seconds: float = 3600.0
+    toolsets_webhook_max_attempts: int = 10
 
 
 @lru_cache

@@ -29,6 +29,8 @@ KEYS: dict[str, list[Any]] = {
     "listStagingVariations": [URNS[0]],
     "listGlobalVariationVersions": [2, False, ID],
     "listToolsetVariationVersions": [2, False, ID],
+    "listWebhooks": [WHEN, ID],
+    "listWebhookDeliveries": [WHEN, ID],
 }
 LISTS = [(route.operation_id, path) for _, path, route in LIST_ROUTES]
 

@@ -37,6 +37,8 @@ PATH_VALUES = {
     "version": "1",
     "release_number": "1",
     "deployment_id": "00000000-0000-0000-0000-000000000000",
+    "webhook_id": "00000000-0000-0000-0000-000000000000",  # every_list_has_something makes one
+    "delivery_id": "00000000-0000-0000-0000-000000000000",
 }
 BODY_ROUTES = [(m, p, r) for m, p, r in ROUTES if r.body_field is not None]
 LIST_ROUTES = [(m, p, r) for m, p, r in ROUTES if any(d.call is Page for d in r.dependant.dependencies)]
@@ -152,6 +154,8 @@ def test_every_list_operation_takes_limit_and_cursor() -> None:
         "listToolsetVariations",
         "listToolsetVariationVersions",
         "listStagingVariations",
+        "listWebhooks",
+        "listWebhookDeliveries",
     }
     # ... and answers a page: no operation answers a bare JSON array.
     for _, path, route in ROUTES:
@@ -163,13 +167,17 @@ def test_every_list_operation_takes_limit_and_cursor() -> None:
 
 async def every_list_has_something(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     """Project `p` with toolset `pets` in staging mode with a staging copy, and a global and a
-    toolset variation of URNS[0]: every list of PATH_VALUES answers 200."""
+    toolset variation of URNS[0], and a webhook: every list of PATH_VALUES answers 200."""
     await project_with_toolset(client, auth)
     for url in (f"/v1/projects/p/variations/{URNS[0]}", f"{BASE}/variations/{URNS[0]}"):
         assert (await client.put(url, json={"name": "v"}, headers=auth)).status_code == 200
     switched = await client.put(f"{BASE}/editing-mode", json={"mode": "staging"}, headers=auth)
     assert switched.status_code == 200, switched.text
     assert (await client.post(f"{BASE}/staging", headers=auth)).status_code == 201
+    hook = {"url": "http://127.0.0.1:9/hooks", "events": ["schedule.failed"]}  # an event that never fires
+    webhook = await client.post("/v1/projects/p/webhooks", json=hook, headers=auth)
+    assert webhook.status_code == 201, webhook.text
+    PATH_VALUES["webhook_id"] = webhook.json()["id"]
 
 
 @pytest.mark.parametrize(("method", "path"), [(m, p) for m, p, _ in LIST_ROUTES])

@@ -33,6 +33,7 @@ PATH_VALUES = {
     "name": "greet",
     "version": "1",
     "release_number": "1",
+    "delivery_id": "00000000-0000-0000-0000-000000000000",
 }
 
 # A body valid for each operation that takes one, so that a refusal is about who asks.
@@ -48,6 +49,7 @@ BODIES: dict[str, Any] = {
     "upsertGlobalVariation": {"name": "x"},
     "upsertToolsetVariation": {"name": "x"},
     "upsertStagingVariation": {"name": "x"},
+    "createWebhook": {"url": "https://example.com/hooks", "events": ["release.published"]},
 }
 QUERIES: dict[str, dict[str, str]] = {"diffToolsetStates": {"from": "live", "to": "release:1"}}
 
@@ -68,7 +70,9 @@ async def world(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, st
     await client.post(f"{BASE}/staging", headers=auth)
     await client.put(f"{BASE}/staging/variations/{URNS[0]}", json={"name": "s"}, headers=auth)
     deployment = (await client.get("/v1/projects/p/deployments/active", headers=auth)).json()
-    return {"deployment_id": deployment["id"]}
+    hook = {"url": "http://127.0.0.1:9/hooks", "events": ["schedule.failed"]}  # never fires here
+    webhook = (await client.post("/v1/projects/p/webhooks", json=hook, headers=auth)).json()
+    return {"deployment_id": deployment["id"], "webhook_id": webhook["id"]}
 
 
 async def snapshot(engine: AsyncEngine) -> dict[str, Any]:

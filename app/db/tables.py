@@ -14,6 +14,8 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -21,7 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, ENUM, JSONB, UUID
 
 # PostgreSQL's own default names, so that constraints created by hand, by the
 # design note's SQL and by Alembic all agree.
@@ -501,4 +503,198 @@ idempotency_keys = Table(
     ),
     _created_at(),
     UniqueConstraint("toolset_id", "operation", "key"),
+)
+
+
+# --- Webhooks (revision 0008) ---
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    _id(),
+    Column("organization_id", Text, nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", TEXT_ARRAY, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    Index("webhooks_project_id_created_at_idx", "project_id", text("created_at DESC"), text("id DESC")),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    Column("webhook_id", UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempt_count", BigInteger, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    _created_at(),
+    _updated_at(),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    Index(
+        "webhook_deliveries_webhook_id_created_at_idx",
+        "webhook_id",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
+)
+
+webhook_delivery_attempts = Table(
+    "webhook_delivery_attempts",
+    metadata,
+    _id(),
+    Column(
+        "delivery_id",
+        UUID(as_uuid=True),
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("attempt", BigInteger, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("status_code", BigInteger),
+    Column("succeeded", Boolean, nullable=False),
+    Column("error", Text),
+    Index("webhook_delivery_attempts_delivery_id_attempt_idx", "delivery_id", text("attempt DESC")),
+)
+
+# --- The job queue library's tables (revision 0008), as pgqueuer 1.6.0 declares them ---
+# Only app/jobs/ touches them, through pgqueuer's own API; they are mirrored here
+# so that this module stays equal to the migrated head.
+
+PGQUEUER_STATUS = ENUM(
+    "queued",
+    "picked",
+    "successful",
+    "exception",
+    "canceled",
+    "deleted",
+    "failed",
+    name="pgqueuer_status",
+    create_type=False,
+)
+_QUEUED = text("status = 'queued'::pgqueuer_status")
+_PICKED = text("status = 'picked'::pgqueuer_status")
+
+
+def _pgqueuer_now(name: str) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+pgqueuer = Table(
+    "pgqueuer",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("priority", Integer, nullable=False),
+    Column("queue_manager_id", UUID(as_uuid=True)),
+    _pgqueuer_now("created"),
+    _pgqueuer_now("updated"),
+    _pgqueuer_now("heartbeat"),
+    _pgqueuer_now("execute_after"),
+    Column("status", PGQUEUER_STATUS, nullable=False),
+    Column("entrypoint", Text, nullable=False),
+    Column("dedupe_key", Text),
+    Column("payload", LargeBinary),
+    Column("headers", JSONB),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("slot", BigInteger),
+    Index("pgqueuer_ep_ea_idx", "entrypoint", "execute_after", postgresql_where=_QUEUED),
+    Index("pgqueuer_ep_prio_id_idx", "entrypoint", text("priority DESC"), "id", postgresql_where=_QUEUED),
+    Index("pgqueuer_picked_heartbeat_idx", "heartbeat", postgresql_where=_PICKED),
+    Index(
+        "pgqueuer_picked_slot_idx",
+        "entrypoint",
+        "slot",
+        unique=True,
+        postgresql_where=text("status = 'picked'::pgqueuer_status AND slot IS NOT NULL"),
+    ),
+    Index(
+        "pgqueuer_priority_id_id1_idx",
+        "priority",
+        text("id DESC"),
+        postgresql_include=["id"],
+        postgresql_where=_QUEUED,
+    ),
+    Index(
+        "pgqueuer_queue_manager_id_idx",
+        "queue_manager_id",
+        postgresql_where=text("queue_manager_id IS NOT NULL"),
+    ),
+    Index(
+        "pgqueuer_unique_dedupe_key",
+        "dedupe_key",
+        unique=True,
+        postgresql_where=text(
+            "status = ANY (ARRAY['queued'::pgqueuer_status, 'picked'::pgqueuer_status]) "
+            "AND dedupe_key IS NOT NULL"
+        ),
+    ),
+    Index(
+        "pgqueuer_updated_id_id1_idx",
+        "updated",
+        text("id DESC"),
+        postgresql_include=["id"],
+        postgresql_where=_PICKED,
+    ),
+)
+
+pgqueuer_log = Table(
+    "pgqueuer_log",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    _pgqueuer_now("created"),
+    Column("job_id", BigInteger, nullable=False),
+    Column("status", PGQUEUER_STATUS, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("entrypoint", Text, nullable=False),
+    Column("traceback", JSONB),
+    Column("aggregated", Boolean, server_default=text("false")),
+    Index("pgqueuer_log_created", "created"),
+    Index("pgqueuer_log_job_id_status", "job_id", text("created DESC")),
+    Index("pgqueuer_log_not_aggregated", text("(1)"), postgresql_where=text("NOT aggregated")),
+    Index("pgqueuer_log_status", "status"),
+)
+
+pgqueuer_schedules = Table(
+    "pgqueuer_schedules",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("expression", Text, nullable=False),
+    Column("entrypoint", Text, nullable=False),
+    _pgqueuer_now("heartbeat"),
+    _pgqueuer_now("created"),
+    _pgqueuer_now("updated"),
+    _pgqueuer_now("next_run"),
+    Column("last_run", DateTime(timezone=True)),
+    Column("status", PGQUEUER_STATUS, server_default=text("'queued'::pgqueuer_status")),
+    UniqueConstraint("expression", "entrypoint"),
+)
+
+pgqueuer_statistics = Table(
+    "pgqueuer_statistics",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "created",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("date_trunc('sec'::text, now())"),
+    ),
+    Column("count", BigInteger, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("status", PGQUEUER_STATUS, nullable=False),
+    Column("entrypoint", Text, nullable=False),
+    Index(
+        "pgqueuer_statistics_unique_count",
+        "priority",
+        text("date_trunc('sec'::text, timezone('UTC'::text, created))"),
+        "status",
+        "entrypoint",
+        unique=True,
+    ),
 )

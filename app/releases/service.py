@@ -31,6 +31,7 @@ from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
 from app.toolsets.service import live_toolset, locked_live_toolset, no_staging_copy, to_staging_mode
 from app.variations import queries as variation_queries
+from app.webhooks.events import emit_toolset_event
 
 
 class ReleaseNotFound(NotFound):
@@ -142,6 +143,16 @@ class ReleaseService:
             await release_queries.insert_audit_entry(
                 self.conn, live["id"], "create_release", self.actor, previous, number
             )
+            await emit_toolset_event(
+                self.conn,
+                "release.published",
+                project,
+                live,
+                self.actor,
+                release_number=number,
+                previous_release_number=previous,
+                trigger="create_release",
+            )
             if idempotency_key is not None:
                 await release_queries.insert_idempotency_key(
                     self.conn, live["id"], "create_release", idempotency_key, fingerprint, release_id
@@ -202,6 +213,15 @@ class ReleaseService:
                 await bring_live_to_release(self.conn, live, release)
                 await release_queries.insert_audit_entry(
                     self.conn, live["id"], "rollback", self.actor, live["current_release_number"], number
+                )
+                await emit_toolset_event(
+                    self.conn,
+                    "release.rolled_back",
+                    project,
+                    live,
+                    self.actor,
+                    from_release_number=live["current_release_number"],
+                    to_release_number=number,
                 )
                 version = (await toolset_queries.get_toolset(self.conn, live["id"]))["version"]
         if moved:

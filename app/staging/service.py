@@ -44,6 +44,7 @@ from app.variations.service import (
     ensure_toolset_group,
     write_variation,
 )
+from app.webhooks.events import emit_toolset_event
 
 
 class StagingExists(Conflict):
@@ -108,6 +109,7 @@ class StagingService:
                 details.get("release_number", live["current_release_number"]),
                 details,
             )
+            await emit_toolset_event(self.conn, "toolset.mode_changed", project, live, self.actor, **details)
             row = await toolset_queries.get_toolset(self.conn, live["id"])
         self.pointers.invalidate(live["id"])
         return Toolset.model_validate(row)
@@ -324,6 +326,16 @@ class StagingService:
                     live["current_release_number"],
                     number,
                     {"staging_version": staging["version"]},
+                )
+                await emit_toolset_event(
+                    self.conn,
+                    "release.published",
+                    project,
+                    live,
+                    self.actor,
+                    release_number=number,
+                    previous_release_number=live["current_release_number"],
+                    trigger="publish",
                 )
                 if idempotency_key is not None:
                     await release_queries.insert_idempotency_key(
