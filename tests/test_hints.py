@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset, switch
+from tests.test_mcp_wire import modern
 
 # A hint is one request: a method and a full path (never `.../editing-mode`), maybe a body.
 HINT = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) /v1/projects(/[a-z0-9-]+)*[^.…]*$")
@@ -72,6 +73,21 @@ async def test_no_staging_copy_points_at_creating_one(
         assert hint_of(answer, 404, "staging_not_found") == f"POST {BASE}/staging"
     published = await client.post(f"{BASE}/staging/publish", headers=auth)
     assert hint_of(published, 409, "no_staging_copy") == f"POST {BASE}/staging"
+
+
+async def test_the_mcp_staging_endpoint_without_a_staging_copy_says_how_to_make_one(
+    client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    await project_with_toolset(client, auth)
+    body, mcp_headers = modern("tools/list")
+
+    async def staging_endpoint() -> httpx.Response:
+        return await client.post("/mcp/p/pets/staging", json=body, headers={**auth, **mcp_headers})
+
+    switch_hint = f'PUT {BASE}/editing-mode {{"mode": "staging"}}'
+    assert hint_of(await staging_endpoint(), 404, "staging_not_found") == switch_hint
+    await switch(client, auth, "staging")
+    assert hint_of(await staging_endpoint(), 404, "staging_not_found") == f"POST {BASE}/staging"
 
 
 async def test_editing_a_staging_mode_toolset_directly_points_at_its_staging_copy(

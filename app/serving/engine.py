@@ -19,7 +19,7 @@ from app.serving import state
 from app.serving.caches import Body, ServedCache
 from app.toolsets import queries as toolset_queries
 from app.toolsets.schemas import EffectiveToolset
-from app.toolsets.service import StagingNotFound, ToolsetNotFound, live_toolset
+from app.toolsets.service import ToolsetNotFound, live_toolset, no_staging_copy
 
 Source = Literal["iteration", "release", "staging"]
 
@@ -98,7 +98,7 @@ class ServedStates:
         if endpoint.staging:
             staging = await toolset_queries.find_staging_copy(conn, toolset_id)
             if staging is None:
-                raise StagingNotFound(f"Toolset '{endpoint.toolset}' has no staging copy.")
+                raise no_staging_copy(endpoint.project, {**pointer, "slug": endpoint.toolset})
             body = await state.current_state_json(conn, staging["id"])
             return ServedState(toolset_id, "staging", None, body)
         if endpoint.release_number is not None:

@@ -1,7 +1,7 @@
 """Toolset use cases: create, read, edit and delete live toolsets (what they serve: `app.serving`)."""
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -115,7 +115,8 @@ def toolset_not_found(project: str, slug: str) -> ToolsetNotFound:
     )
 
 
-def no_staging_copy(project: str, live: RowMapping) -> StagingNotFound:
+def no_staging_copy(project: str, live: Mapping[Any, Any]) -> StagingNotFound:
+    """404 for a live toolset (its `slug` and `editing_mode`) without a staging copy."""
     slug = live["slug"]
     if live["editing_mode"] != "staging":
         return StagingNotFound(
