@@ -2,11 +2,13 @@
 
 Checks that Swagger UI lists every operation of openapi.json (by operationId) and that
 ReDoc lists every operation (by summary): both pages render from assets the service
-serves itself. Not part of `./scripts/test`: it needs a Chromium, which the project does
-not install (`apt-get install chromium` on Debian).
+serves itself. With a key (its own service's development key, or --key), it then seeds
+the documented examples and, in Swagger UI, does Authorize -> Try it out -> Execute on
+every GET operation without typing (scripts/try_it_out.py). Not part of `./scripts/test`:
+it needs a Chromium, which the project does not install (`apt-get install chromium`).
 
     .venv/bin/python scripts/check_docs_in_browser.py                 # starts its own service
-    .venv/bin/python scripts/check_docs_in_browser.py --url http://127.0.0.1:8000
+    .venv/bin/python scripts/check_docs_in_browser.py --url http://127.0.0.1:8000 [--key tsk_...]
     .venv/bin/python scripts/check_docs_in_browser.py --screenshots /tmp/docs   # also PNGs
 """
 
@@ -22,6 +24,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from try_it_out import seed, try_every_get
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every name resolves to nothing except the loopback: a page that needs a CDN stays blank.
@@ -72,7 +76,7 @@ def wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
     sys.exit("the service did not start within 120 s")
 
 
-def check(url: str, screenshots: Path | None) -> list[str]:
+def check(url: str, screenshots: Path | None, key: str | None) -> list[str]:
     with urllib.request.urlopen(url + "/openapi.json", timeout=10) as response:
         spec = json.load(response)
     operations = [op for item in spec["paths"].values() for op in item.values()]
@@ -93,6 +97,10 @@ def check(url: str, screenshots: Path | None) -> list[str]:
             browse(browser, f"{url}/{page}", f"--screenshot={target}")
             print("screenshot:", target)
     print(f"{len(operations)} operations; /docs and /redoc rendered with no host but 127.0.0.1 reachable")
+    if key is not None:
+        seed(url, key, spec)
+        print("Try it out, on every GET operation (path parameters as Swagger UI filled them in):")
+        problems += try_every_get(browser, url, key, spec, OFFLINE)
     return problems
 
 
@@ -100,13 +108,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--url", help="a running service; default: start one on an empty embedded database")
     parser.add_argument("--screenshots", type=Path, help="also save docs.png and redoc.png in this folder")
+    parser.add_argument("--key", help="with --url: an all-scopes key, to also Try it out (writes examples)")
     args = parser.parse_args()
     if args.url:
-        problems = check(args.url.rstrip("/"), args.screenshots)
+        problems = check(args.url.rstrip("/"), args.screenshots, args.key)
     else:
         with tempfile.TemporaryDirectory(prefix="toolsets-docs-check-") as data:
             port = free_port()
-            env = {**os.environ, "TOOLSETS_DATA_DIR": data}
+            env = {**os.environ, "TOOLSETS_DATA_DIR": str(Path(data) / "postgres")}
             env.pop("DATABASE_URL", None)
             toolsets = ROOT / ".venv" / "bin" / "toolsets"
             log = Path(data) / "serve.log"
@@ -117,7 +126,8 @@ def main() -> int:
                 try:
                     url = f"http://127.0.0.1:{port}"
                     wait_until_up(url, server, log)
-                    problems = check(url, args.screenshots)
+                    key = next(line for line in log.read_text().splitlines() if line.startswith("tsk_"))
+                    problems = check(url, args.screenshots, key)
                 finally:
                     server.terminate()
                     server.wait(timeout=60)

@@ -106,6 +106,13 @@ def test_every_path_parameter_is_described_with_an_example_swagger_ui_fills_in()
                 assert parameter["example"] in parameter["schema"]["examples"], where
 
 
+def test_every_required_query_parameter_has_an_example_swagger_ui_fills_in() -> None:
+    for method, path, operation in _operations():
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "query" and parameter.get("required"):
+                assert "example" in parameter, (method, path, parameter["name"])
+
+
 def test_every_field_a_user_sees_is_described() -> None:
     spec = json.loads(COMMITTED.read_text(encoding="utf-8"))
     undescribed = [

@@ -26,8 +26,11 @@ SIDE_PATTERN = r"^(live|staging|next|release:[1-9][0-9]{0,17})$"
 SIDE_DESCRIPTION = (
     "live (served now), staging (the staging copy), next (what createRelease would capture now) or release:N"
 )
-FromSide = Annotated[str, Query(alias="from", pattern=SIDE_PATTERN, description=SIDE_DESCRIPTION)]
-ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description=SIDE_DESCRIPTION)]
+# Examples that answer from the documented examples alone (release 1 against what is served).
+FromSide = Annotated[
+    str, Query(alias="from", pattern=SIDE_PATTERN, description=SIDE_DESCRIPTION, examples=["release:1"])
+]
+ToSide = Annotated[str, Query(pattern=SIDE_PATTERN, description=SIDE_DESCRIPTION, examples=["live"])]
 
 
 @router.post(
