@@ -359,12 +359,18 @@ class StagingService:
             self.conn, live["project_id"], staging["slug"], live["id"]
         ):
             raise ToolsetSlugTaken(f"A toolset with slug '{staging['slug']}' already exists.")
-        staging_ids = await variation_queries.current_variation_ids(
-            self.conn, staging["tool_variations_group_id"]
-        )
-        if staging_ids or live["tool_variations_group_id"] is not None:
-            group_id = await ensure_toolset_group(self.conn, live)
-            await variation_queries.sync_group(self.conn, group_id, staging_ids)
+        if live["tool_variations_group_id"] is not None and staging["tool_variations_group_id"] is not None:
+            # The common case, in one statement: the live group takes the staging group's variations.
+            await variation_queries.sync_group_from(
+                self.conn, live["tool_variations_group_id"], staging["tool_variations_group_id"]
+            )
+        else:
+            staging_ids = await variation_queries.current_variation_ids(
+                self.conn, staging["tool_variations_group_id"]
+            )
+            if staging_ids or live["tool_variations_group_id"] is not None:
+                group_id = await ensure_toolset_group(self.conn, live)
+                await variation_queries.sync_group(self.conn, group_id, staging_ids)
         await toolset_queries.copy_prompts(self.conn, staging["id"], live["id"])
         version = await toolset_queries.next_history_version(self.conn, live["id"])
         await toolset_queries.update_toolset(

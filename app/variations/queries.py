@@ -328,12 +328,18 @@ async def current_variation_ids(conn: AsyncConnection, group_id: UUID | None) ->
     return list((await conn.execute(select(current.c.id))).scalars())
 
 
-def _sync_group(target_group: UUID, source_ids: Sequence[UUID]) -> Any:
-    """Make a group's current variations equal to a given set of variation rows, writing
-    only the differences: a new version where a field differs or a tool is new, a
-    tombstone where the target has a tool the source lacks. One statement, any size."""
+def _sync_group(target_group: UUID, source_ids: Sequence[UUID] | UUID) -> Any:
+    """Make a group's current variations equal to a given set of variation rows (ids, or
+    the current variations of a source group), writing only the differences: a new
+    version where a field differs or a tool is new, a tombstone where the target has a
+    tool the source lacks. One statement, any size."""
     v = tool_variations
-    src = select(v).where(v.c.id == func.any(literal(list(source_ids), UUID_ARRAY))).cte("src")
+    source: ColumnElement[bool]
+    if isinstance(source_ids, UUID):
+        source = v.c.id.in_(select(current_variations_of(source_ids, name="source").c.id))
+    else:
+        source = v.c.id == func.any(literal(list(source_ids), UUID_ARRAY))
+    src = select(v).where(source).cte("src")
     tgt = latest_versions(target_group, columns=(*VARIATION_COLUMNS, v.c.src_tool_name)).cte("tgt")
     source_fields = tuple_(*(src.c[f] for f in VARIATION_FIELDS))
     target_fields = tuple_(*(tgt.c[f] for f in VARIATION_FIELDS))
@@ -360,6 +366,14 @@ def _sync_group(target_group: UUID, source_ids: Sequence[UUID]) -> Any:
     )
     columns = ["group_id", "src_tool_urn", "src_tool_name", "version", "predecessor_id", "deleted_at"]
     return insert(v).from_select([*columns, *VARIATION_FIELDS], changes)
+
+
+async def sync_group_from(conn: AsyncConnection, target_group: UUID, source_group: UUID) -> int:
+    """Bring a toolset's own group to the current variations of another group (publish: the
+    staging copy's), in one statement. The caller holds the live toolset's row lock, which
+    every writer of a toolset's own groups takes first, so the group needs no lock of its own."""
+    result = await conn.execute(_sync_group(target_group, source_group))
+    return result.rowcount
 
 
 async def sync_group(conn: AsyncConnection, target_group: UUID, source_ids: Sequence[UUID]) -> int:
