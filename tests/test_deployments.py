@@ -93,6 +93,7 @@ async def test_a_deployment_is_answered_with_its_id_and_read_back_with_every_fie
         "destructive_hint": True,
         "idempotent_hint": True,
         "open_world_hint": False,
+        "argument_mapping": None,  # made by hand, not imported from an OpenAPI document
     }
     # Omitted fields read back as their documented defaults; the method is upper-cased.
     assert list_pets["http_method"] == "GET"
@@ -171,6 +172,7 @@ async def test_list_tools_pages_through_the_active_deployment_by_urn(
         "destructive_hint": None,
         "idempotent_hint": None,
         "open_world_hint": None,
+        "argument_mapping": None,
     }
 
 

@@ -44,7 +44,12 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
     package = f"toolsets_sdk_{uuid.uuid4().hex[:8]}"
     config = folder / "config.json"
     # The default hooks run `ruff` from PATH over the output; the test needs the code, not its style.
-    config.write_text(json.dumps({"post_hooks": []}))
+    # YAML bodies (importOpenApiDeployment) are sent as bytes, as the generator does for binary ones.
+    config.write_text(
+        json.dumps(
+            {"post_hooks": [], "content_type_overrides": {"application/yaml": "application/octet-stream"}}
+        )
+    )
     result = subprocess.run(
         [
             str(GENERATOR),

@@ -135,6 +135,8 @@ http_tool_definitions = Table(
     Column("idempotent_hint", Boolean),
     Column("open_world_hint", Boolean),
     _created_at(),
+    # Where each argument goes in the HTTP request (importOpenApiDeployment); NULL for hand-made tools.
+    Column("argument_mapping", JSONB),
     UniqueConstraint("deployment_id", "tool_urn"),
 )
 

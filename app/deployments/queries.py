@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.tables import TEXT_ARRAY, deployments, http_tool_definitions, resource_definitions
+from app.db.tables import TEXT_ARRAY, deployments, http_tool_definitions, projects, resource_definitions
 
 tools_t = http_tool_definitions
 resources_t = resource_definitions
@@ -35,6 +35,7 @@ TOOL_COLUMNS = (
     tools_t.c.destructive_hint,
     tools_t.c.idempotent_hint,
     tools_t.c.open_world_hint,
+    tools_t.c.argument_mapping,
 )
 RESOURCE_COLUMNS = (
     resources_t.c.resource_urn.label("urn"),
@@ -117,6 +118,7 @@ async def insert_tools(
             column("destructive_hint", Boolean),
             column("idempotent_hint", Boolean),
             column("open_world_hint", Boolean),
+            column("argument_mapping", JSONB),
         )
         .render_derived(name="t", with_types=True)
     )
@@ -135,6 +137,7 @@ async def insert_tools(
         rows.c.destructive_hint,
         rows.c.idempotent_hint,
         rows.c.open_world_hint,
+        rows.c.argument_mapping,
     )
     stmt = tools_t.insert().from_select(
         [
@@ -152,6 +155,7 @@ async def insert_tools(
             "destructive_hint",
             "idempotent_hint",
             "open_world_hint",
+            "argument_mapping",
         ],
         source,
     )
@@ -248,3 +252,44 @@ async def list_tools_page(
         stmt = stmt.where(tools_t.c.tool_urn > after_urn)
     stmt = stmt.order_by(tools_t.c.tool_urn).limit(limit)
     return list((await conn.execute(stmt)).mappings())
+
+
+async def lock_project_deployments(conn: AsyncConnection, project_id: UUID) -> None:
+    """Serialise imports of one project: each carries over what the previous one made.
+
+    FOR NO KEY UPDATE conflicts with itself only, not with the KEY SHARE locks that
+    foreign-key checks on the project take, so nothing else waits on it.
+    """
+    await conn.execute(
+        select(projects.c.id).where(projects.c.id == project_id).with_for_update(key_share=True)
+    )
+
+
+def _of_source(source_prefix: str) -> ColumnElement[bool]:
+    return func.starts_with(tools_t.c.tool_urn, source_prefix)
+
+
+async def other_source_tool_names(conn: AsyncConnection, deployment_id: UUID, source_prefix: str) -> set[str]:
+    stmt = select(tools_t.c.name).where(tools_t.c.deployment_id == deployment_id, ~_of_source(source_prefix))
+    return set((await conn.execute(stmt)).scalars())
+
+
+async def copy_tools_except_source(
+    conn: AsyncConnection, from_deployment_id: UUID, to_deployment_id: UUID, source_prefix: str
+) -> int:
+    """Every tool of another source, carried over into the new deployment in one statement."""
+    copied = [c for c in tools_t.c if c.name not in ("id", "deployment_id", "created_at")]
+    source = select(literal(to_deployment_id, tools_t.c.deployment_id.type), *copied).where(
+        tools_t.c.deployment_id == from_deployment_id, ~_of_source(source_prefix)
+    )
+    stmt = tools_t.insert().from_select(["deployment_id", *(c.name for c in copied)], source)
+    return (await conn.execute(stmt)).rowcount
+
+
+async def copy_resources(conn: AsyncConnection, from_deployment_id: UUID, to_deployment_id: UUID) -> int:
+    copied = [c for c in resources_t.c if c.name not in ("id", "deployment_id", "created_at")]
+    source = select(literal(to_deployment_id, resources_t.c.deployment_id.type), *copied).where(
+        resources_t.c.deployment_id == from_deployment_id
+    )
+    stmt = resources_t.insert().from_select(["deployment_id", *(c.name for c in copied)], source)
+    return (await conn.execute(stmt)).rowcount

@@ -1,15 +1,22 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.deployments.schemas import Deployment, DeploymentCreate, DeploymentDetail, ToolDefinition
+from app.deployments import openapi_import
+from app.deployments.schemas import (
+    Deployment,
+    DeploymentCreate,
+    DeploymentDetail,
+    OpenApiImport,
+    ToolDefinition,
+)
 from app.deployments.service import DeploymentService, deployment_service
 from app.kit.auth import RequireRead, RequireWrite
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, headers
+from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, headers, problem
 
 router = APIRouter(route_class=JsonRoute, prefix="/projects", tags=["deployments"], responses=AUTH_RESPONSES)
 
@@ -40,6 +47,94 @@ async def create_deployment(
     deployment = await service.create(project, body)
     response.headers["Location"] = f"/v1/projects/{project}/deployments/{deployment.id}"
     return deployment
+
+
+SourceParam = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$",
+        description=(
+            "The source the document's tools belong to (`[a-z0-9_-]`, at most 40): tool URNs are "
+            "`tools:http:{source}:{name}`, and the source's upstream is `…/upstreams/{source}`."
+        ),
+        examples=["petstore"],
+    ),
+]
+
+EXAMPLE_OPENAPI_DOCUMENT = {
+    "openapi": "3.0.3",
+    "info": {"title": "Petstore", "version": "1.0.0"},
+    "servers": [{"url": "https://petstore.example/v1"}],
+    "paths": {
+        "/pets/{petId}": {
+            "get": {
+                "operationId": "getPet",
+                "summary": "Get a pet",
+                "parameters": [
+                    {"name": "petId", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"200": {"description": "The pet."}},
+            }
+        }
+    },
+}
+_DOCUMENT_SCHEMA = {
+    "type": "object",
+    "required": ["openapi", "info"],
+    "properties": {"openapi": {"type": "string", "pattern": r"^3\.[01]\.\d+"}},
+    "description": "An OpenAPI 3.0 or 3.1 document.",
+}
+
+
+@router.post(
+    "/{project}/deployments/openapi",
+    operation_id="importOpenApiDeployment",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[RequireWrite],
+    responses={
+        **BODY,
+        **headers(201, "Location"),
+        400: problem("The body is not JSON or YAML (as its Content-Type says)"),
+        415: problem("The Content-Type is neither JSON nor YAML"),
+        422: problem(
+            "The document is not a valid OpenAPI 3.0/3.1 document, or passes a limit: "
+            "`pointer` (a JSON pointer) says where"
+        ),
+        **NOT_FOUND,
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": (
+                f"An OpenAPI 3.0 or 3.1 document, JSON or YAML, at most "
+                f"{openapi_import.MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB and "
+                f"{openapi_import.MAX_OPERATIONS} operations."
+            ),
+            "content": {
+                "application/json": {"schema": _DOCUMENT_SCHEMA, "example": EXAMPLE_OPENAPI_DOCUMENT},
+                "application/yaml": {"schema": _DOCUMENT_SCHEMA},
+            },
+        }
+    },
+)
+async def import_openapi_deployment(
+    project: ProjectParam,
+    source: SourceParam,
+    request: Request,
+    response: Response,
+    service: DeploymentService = Depends(deployment_service),
+) -> OpenApiImport:
+    """Make a deployment from an OpenAPI document: one tool per operation under `source`
+    (replacing that source's tools), with every other source's tools and every resource of
+    the active deployment carried over unchanged. Send the document as `application/json` or
+    `application/yaml` (also `application/vnd.oai.openapi`, `…+json`, `…+yaml`). An invalid
+    document answers 422 with a JSON `pointer` to the problem and changes nothing."""
+    raw = await request.body()
+    imported = await service.import_openapi(project, source, raw, request.headers.get("content-type"))
+    response.headers["Location"] = f"/v1/projects/{project}/deployments/{imported.id}"
+    return imported
 
 
 @router.get(

@@ -204,6 +204,14 @@ class ToolDefinition(BaseModel):
     destructive_hint: DestructiveHint
     idempotent_hint: IdempotentHint
     open_world_hint: OpenWorldHint
+    argument_mapping: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Where each input argument goes in the HTTP request, for tools imported from an "
+            "OpenAPI document (`{server_url, arguments: {name: {in, name, style?, explode?} | "
+            "{in: body, content_type}}}`); null for tools made by createDeployment."
+        ),
+    )
 
 
 class ResourceDefinition(BaseModel):
@@ -225,3 +233,26 @@ class Deployment(BaseModel):
 class DeploymentDetail(Deployment):
     tools: list[ToolDefinition] = Field(description="Sorted by URN.")
     resources: list[ResourceDefinition] = Field(description="Sorted by URN.")
+
+
+class ImportedTool(BaseModel):
+    urn: str
+    name: str
+    http_method: str
+    path: str
+
+
+class OpenApiImport(Deployment):
+    """The deployment an import made, and what it took from the document."""
+
+    source: str
+    base_url: str | None = Field(
+        description=(
+            "The document's absolute `servers[0].url`: the source's base URL until an upstream sets one."
+        )
+    )
+    imported_tools: list[ImportedTool] = Field(description="One per operation, in document order.")
+    carried_over_tool_count: int = Field(
+        description="Tools of other sources copied from the active deployment."
+    )
+    warnings: list[str] = Field(description="For example: the document describes no operation.")

@@ -1,5 +1,6 @@
 """Deployment use cases: immutable uploads of tool and resource definitions, and the active one."""
 
+import asyncio
 from typing import Any
 from uuid import UUID
 
@@ -7,8 +8,16 @@ from fastapi import Depends
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.deployments import queries
-from app.deployments.schemas import Deployment, DeploymentCreate, DeploymentDetail, ToolDefinition
+from app.deployments import openapi_import, queries
+from app.deployments.schemas import (
+    MAX_TOOLS,
+    Deployment,
+    DeploymentCreate,
+    DeploymentDetail,
+    ImportedTool,
+    OpenApiImport,
+    ToolDefinition,
+)
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
 from app.kit.errors import NotFound, Unprocessable
@@ -38,6 +47,45 @@ class DeploymentService:
             tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], tools)
             resource_count = await queries.insert_resources(self.conn, project["id"], row["id"], resources)
         return Deployment.model_validate({**row, "tool_count": tool_count, "resource_count": resource_count})
+
+    async def import_openapi(
+        self, project_slug: str, source: str, raw: bytes, content_type: str | None
+    ) -> OpenApiImport:
+        """A new deployment: the document's tools under `source`, every other source's tools and
+        every resource of the active deployment unchanged. Parsing and validating run in a worker
+        thread (a large document takes a while); nothing is written unless it is valid."""
+        document = await asyncio.to_thread(openapi_import.load_document, raw, content_type)
+        prefix = f"tools:http:{source}:"
+        async with self.conn.begin():
+            project = await resolve_project(self.conn, self.org, project_slug)
+            await queries.lock_project_deployments(self.conn, project["id"])
+            active = await queries.find_active_deployment(self.conn, project["id"])
+            taken = (
+                await queries.other_source_tool_names(self.conn, active["id"], prefix) if active else set()
+            )
+            imported = await asyncio.to_thread(openapi_import.tools_from_document, document, source, taken)
+            if len(imported.tools) + len(taken) > MAX_TOOLS:
+                raise openapi_import.InvalidOpenApiDocument(
+                    "/paths", f"The deployment would hold more than {MAX_TOOLS} tools."
+                )
+            row = await queries.insert_deployment(self.conn, self.org, project["id"])
+            tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], imported.tools)
+            carried = resources = 0
+            if active is not None:
+                carried = await queries.copy_tools_except_source(self.conn, active["id"], row["id"], prefix)
+                resources = await queries.copy_resources(self.conn, active["id"], row["id"])
+        return OpenApiImport.model_validate(
+            {
+                **row,
+                "tool_count": tool_count + carried,
+                "resource_count": resources,
+                "source": source,
+                "base_url": imported.base_url,
+                "imported_tools": [ImportedTool.model_validate(t) for t in imported.tools],
+                "carried_over_tool_count": carried,
+                "warnings": imported.warnings,
+            }
+        )
 
     async def list_deployments(
         self, project_slug: str, after: list[Any] | None, limit: int

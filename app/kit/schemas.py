@@ -105,6 +105,9 @@ class Problem(BaseModel):
     )
     current_etag: str | None = Field(None, description="On a 412: the current ETag; read the resource again.")
     request_id: str | None = Field(None, description="On a 500: the `X-Request-ID` to quote to operators.")
+    pointer: str | None = Field(
+        None, description="A JSON pointer (RFC 6901) into the submitted document, where it is invalid."
+    )
 
 
 def problem_example(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
