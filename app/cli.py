@@ -19,6 +19,7 @@ from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine
 from app.db.tables import api_keys
 from app.kit.auth import KEY_CACHE_SECONDS, SCOPES, insert_api_key
+from app.kit.secrets import generate_key, load_or_create_key_file
 from app.settings import get_settings
 
 DEV_ORGANIZATION = "dev"
@@ -161,6 +162,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         if embedded is not None:
             migrations.upgrade(url)
+            if settings.toolsets_secret_key is None:
+                # The embedded setup keeps its own secret key next to its data, made on first start.
+                folder = settings.toolsets_data_dir.expanduser().resolve().parent
+                os.environ["TOOLSETS_SECRET_KEY"] = load_or_create_key_file(folder)
             key = asyncio.run(_ensure_dev_key(url))
             if key:
                 print(f"Development API key (organization '{DEV_ORGANIZATION}', all scopes):\n{key}")
@@ -237,6 +242,11 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate_secret_key(_: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="toolsets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -270,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = sub.add_parser("revoke-api-key", help="revoke an API key by its id (from list-api-keys)")
     revoke.add_argument("key_id", metavar="KEY_ID")
     revoke.set_defaults(func=cmd_revoke_api_key)
+
+    secret = sub.add_parser("generate-secret-key", help="print a new key for TOOLSETS_SECRET_KEY")
+    secret.set_defaults(func=cmd_generate_secret_key)
 
     openapi = sub.add_parser("openapi", help="write the OpenAPI document the app serves")
     openapi.add_argument("--output", default="openapi.json", help="a path, or - for stdout")

@@ -33,6 +33,7 @@ from app.settings import get_settings
 from app.staging.router import router as staging_router
 from app.toolsets.router import router as toolsets_router
 from app.toolsets.router import served_router
+from app.upstreams.router import router as upstreams_router
 from app.variations.router import router as variations_router
 from app.webhooks.router import router as webhooks_router
 
@@ -47,6 +48,7 @@ API_ROUTERS = (
     staging_router,
     releases_router,
     webhooks_router,
+    upstreams_router,
 )
 
 DOCS_ASSETS = "/docs-assets"
@@ -61,7 +63,13 @@ TAGS = [
         "name": "projects",
         "description": "Projects own deployments, toolsets, templates and webhooks.",
     },
-    {"name": "deployments", "description": "Immutable uploads of tool and resource definitions."},
+    {
+        "name": "deployments",
+        "description": (
+            "Immutable uploads of tool and resource definitions (by hand or from an OpenAPI "
+            "document), and the upstream each source's tools call."
+        ),
+    },
     {"name": "toolsets", "description": "Named selections of tools served to MCP clients."},
     {"name": "variations", "description": "Versioned overrides of how a tool is presented."},
     {"name": "prompt-templates", "description": "Copy-on-write prompt templates."},

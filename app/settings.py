@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     toolsets_webhook_backoff_seconds: float = 10.0
     toolsets_webhook_max_backoff_seconds: float = 3600.0
     toolsets_webhook_max_attempts: int = 10
+    # Keys that encrypt secrets at rest (upstream headers): app/kit/secrets.py.
+    toolsets_secret_key: SecretStr | None = None
 
 
 @lru_cache

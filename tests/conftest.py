@@ -1,6 +1,7 @@
 """One embedded PostgreSQL for the session; a migrated database; a clean slate per test."""
 
 import asyncio
+import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -16,7 +17,11 @@ from app.db import migrations
 from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine
 from app.kit.auth import insert_api_key
+from app.kit.secrets import generate_key
 from app.main import create_app
+
+# The key that seals upstream headers in tests (as TOOLSETS_SECRET_KEY would in production).
+os.environ.setdefault("TOOLSETS_SECRET_KEY", generate_key())
 
 MakeHeaders = Callable[..., Awaitable[dict[str, str]]]
 

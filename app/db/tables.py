@@ -700,3 +700,23 @@ pgqueuer_statistics = Table(
         unique=True,
     ),
 )
+
+upstreams = Table(
+    "upstreams",
+    metadata,
+    _id(),
+    Column(
+        "project_id",
+        UUID(as_uuid=True),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("source", Text, nullable=False),
+    Column("base_url", Text, nullable=False),
+    Column("header_names", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
+    # Every header value, sealed together (app/kit/secrets.py); never stored in clear.
+    Column("headers_sealed", LargeBinary),
+    _created_at(),
+    _updated_at(),
+    UniqueConstraint("project_id", "source"),
+)
