@@ -3,7 +3,7 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, func, select
+from sqlalchemy import RowMapping, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -62,3 +62,30 @@ async def list_upstreams(
 async def delete_upstream(conn: AsyncConnection, project_id: UUID, source: str) -> bool:
     stmt = upstreams.delete().where(upstreams.c.project_id == project_id, upstreams.c.source == source)
     return (await conn.execute(stmt)).rowcount > 0
+
+
+_CALL_DEFINITION = text(
+    """
+    SELECT ts.project_id, t.argument_mapping, u.base_url, u.headers_sealed
+    FROM toolsets ts
+    JOIN http_tool_definitions t ON t.project_id = ts.project_id AND t.tool_urn = :urn
+    LEFT JOIN upstreams u ON u.project_id = ts.project_id AND u.source = :source
+    WHERE ts.id = :toolset_id
+      AND t.deployment_id = coalesce(
+          (SELECT ss.deployment_id FROM toolset_releases r
+           JOIN source_states ss ON ss.id = r.source_state_id
+           WHERE r.id = :release_id),
+          (SELECT d.id FROM deployments d
+           WHERE d.project_id = ts.project_id AND d.status = 'completed'
+           ORDER BY d.seq DESC LIMIT 1))
+    """
+)
+
+
+async def find_call_definition(
+    conn: AsyncConnection, toolset_id: UUID, release_id: UUID | None, urn: str, source: str
+) -> RowMapping | None:
+    """A served tool's argument mapping, from the deployment the served state was built on (the
+    release's, or the active one for current data), with its source's upstream: one round trip."""
+    params = {"toolset_id": toolset_id, "release_id": release_id, "urn": urn, "source": source}
+    return (await conn.execute(_CALL_DEFINITION, params)).mappings().one_or_none()

@@ -11,9 +11,10 @@ from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
 from app.kit.errors import NotFound, Unprocessable
 from app.kit.pagination import encode_cursor
-from app.kit.secrets import SecretBox, secret_box
+from app.kit.secrets import SecretBox, SecretsUnavailable, SecretUnreadable, secret_box
 from app.projects.service import resolve_project
 from app.upstreams import queries
+from app.upstreams.client import ServedTool, Target
 from app.upstreams.schemas import Upstream, UpstreamPut
 
 
@@ -37,6 +38,47 @@ def open_headers(box: SecretBox, project_id: UUID, source: str, sealed: bytes | 
         return {}
     opened: dict[str, str] = json.loads(box.open(sealed, secret_context(project_id, source)))
     return opened
+
+
+def source_of(urn: str) -> str | None:
+    """`tools:http:petstore:get_pet` -> `petstore`."""
+    parts = urn.split(":")
+    return parts[2] if len(parts) >= 4 and parts[0] == "tools" else None
+
+
+async def prepare_call(
+    conn: AsyncConnection, toolset_id: UUID, release_id: UUID | None, toolset: str, tool: dict[str, Any]
+) -> tuple[ServedTool, Target | None]:
+    """A served tool (an item of the served state's `tools`) ready for `UpstreamClient.call`.
+
+    The argument mapping comes from the deployment the served state was built on: the
+    release's own (`release_id`) for a release, else the active one. The target is the
+    source's upstream; without one, the document's absolute server URL; else None.
+    """
+    source = source_of(tool["urn"]) or ""
+    row = await queries.find_call_definition(conn, toolset_id, release_id, tool["urn"], source)
+    mapping = row["argument_mapping"] if row is not None else None
+    served = ServedTool(
+        toolset=toolset,
+        name=tool["name"],
+        http_method=tool["http_method"],
+        path=tool["path"],
+        input_schema=tool.get("input_schema") or {},
+        argument_mapping=mapping,
+    )
+    target = None
+    if row is not None and row["base_url"] is not None:
+        headers: dict[str, str] | None = {}
+        if row["headers_sealed"] is not None:
+            try:
+                headers = open_headers(secret_box(), row["project_id"], source, row["headers_sealed"])
+            except (SecretsUnavailable, SecretUnreadable):
+                headers = None
+        # Headers that cannot be opened are not silently dropped: no call without them.
+        target = Target(row["base_url"], headers) if headers is not None else None
+    elif mapping is not None and mapping.get("server_url"):
+        target = Target(mapping["server_url"])
+    return served, target
 
 
 class UpstreamService:
