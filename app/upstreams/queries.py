@@ -89,3 +89,12 @@ async def find_call_definition(
     release's, or the active one for current data), with its source's upstream: one round trip."""
     params = {"toolset_id": toolset_id, "release_id": release_id, "urn": urn, "source": source}
     return (await conn.execute(_CALL_DEFINITION, params)).mappings().one_or_none()
+
+
+async def find_upstream_of_toolset(conn: AsyncConnection, toolset_id: UUID, source: str) -> RowMapping | None:
+    """The upstream of `source` in the toolset's project (for `resources/read`)."""
+    stmt = text(
+        "SELECT u.project_id, u.base_url, u.headers_sealed FROM upstreams u "
+        "JOIN toolsets ts ON ts.project_id = u.project_id WHERE ts.id = :toolset_id AND u.source = :source"
+    )
+    return (await conn.execute(stmt, {"toolset_id": toolset_id, "source": source})).mappings().one_or_none()

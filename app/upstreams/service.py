@@ -40,10 +40,10 @@ def open_headers(box: SecretBox, project_id: UUID, source: str, sealed: bytes | 
     return opened
 
 
-def source_of(urn: str) -> str | None:
-    """`tools:http:petstore:get_pet` -> `petstore`."""
+def source_of(urn: str, kind: str = "tools") -> str | None:
+    """`tools:http:petstore:get_pet` -> `petstore` (and `resources:http:petstore:…` for resources)."""
     parts = urn.split(":")
-    return parts[2] if len(parts) >= 4 and parts[0] == "tools" else None
+    return parts[2] if len(parts) >= 4 and parts[0] == kind else None
 
 
 async def prepare_call(
@@ -68,17 +68,30 @@ async def prepare_call(
     )
     target = None
     if row is not None and row["base_url"] is not None:
-        headers: dict[str, str] | None = {}
-        if row["headers_sealed"] is not None:
-            try:
-                headers = open_headers(secret_box(), row["project_id"], source, row["headers_sealed"])
-            except (SecretsUnavailable, SecretUnreadable):
-                headers = None
-        # Headers that cannot be opened are not silently dropped: no call without them.
-        target = Target(row["base_url"], headers) if headers is not None else None
+        target = _target(row, source)
     elif mapping is not None and mapping.get("server_url"):
         target = Target(mapping["server_url"])
     return served, target
+
+
+async def prepare_read(conn: AsyncConnection, toolset_id: UUID, resource_urn: str) -> Target | None:
+    """Where a served resource's source lives (`resources/read`); None without an upstream."""
+    source = source_of(resource_urn, kind="resources") or ""
+    row = await queries.find_upstream_of_toolset(conn, toolset_id, source)
+    return _target(row, source) if row is not None else None
+
+
+def _target(row: Any, source: str) -> Target | None:
+    """The upstream's base URL and opened headers. Headers that cannot be opened (no key, or
+    a key removed) are not silently dropped: there is no target, so nothing is sent."""
+    if row["headers_sealed"] is None:
+        return Target(row["base_url"])
+    try:
+        return Target(
+            row["base_url"], open_headers(secret_box(), row["project_id"], source, row["headers_sealed"])
+        )
+    except (SecretsUnavailable, SecretUnreadable):
+        return None
 
 
 class UpstreamService:
