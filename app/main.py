@@ -33,6 +33,7 @@ from app.settings import get_settings
 from app.staging.router import router as staging_router
 from app.toolsets.router import router as toolsets_router
 from app.toolsets.router import served_router
+from app.upstreams.client import UpstreamClient
 from app.upstreams.router import router as upstreams_router
 from app.variations.router import router as variations_router
 from app.webhooks.router import router as webhooks_router
@@ -108,6 +109,11 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
         track_local_writes(app.state.engine, app.state.pointers)
         app.state.serving = ServedStates(app.state.engine, app.state.pointers)
         app.state.mcp = McpService(app.state.engine, app.state.serving)
+        app.state.upstream_client = UpstreamClient(
+            connect_timeout=settings.toolsets_upstream_connect_timeout,
+            total_timeout=settings.toolsets_upstream_timeout,
+            max_response_bytes=settings.toolsets_upstream_max_response_bytes,
+        )
         app.state.pointers.on_invalidate(app.state.mcp.hub.toolset_changed)
         channels = {
             "served_state": app.state.mcp.hub.project_changed,
@@ -127,6 +133,7 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            await app.state.upstream_client.aclose()
             await app.state.engine.dispose()
 
     # /docs and /redoc load Swagger UI and ReDoc from the pinned `fastapi-offline` package,

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     toolsets_webhook_max_attempts: int = 10
     # Keys that encrypt secrets at rest (upstream headers): app/kit/secrets.py.
     toolsets_secret_key: SecretStr | None = None
+    # Limits of every tool call and resource read sent to an upstream (app/upstreams/client.py).
+    toolsets_upstream_connect_timeout: float = 5.0
+    toolsets_upstream_timeout: float = 30.0
+    toolsets_upstream_max_response_bytes: int = 1024 * 1024
 
 
 @lru_cache

@@ -23,6 +23,8 @@ from mcp.server.subscriptions import ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp_types import SERVER_INFO_META_KEY
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from starlette.datastructures import State
+from starlette.requests import Request
 
 from app.mcp import calls
 from app.mcp.changes import ChangeHub
@@ -88,7 +90,7 @@ async def _call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallTool
     tool = next((t for t in served.state().tools if t.name == params.name), None)
     if tool is None:
         raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
-    return await calls.call_served_tool(served, tool, dict(params.arguments or {}))
+    return await calls.call_served_tool(_app_state(ctx), served, tool, dict(params.arguments or {}))
 
 
 async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams) -> Any:
@@ -97,7 +99,15 @@ async def _read_resource(ctx: ServerRequestContext[Any, Any], params: types.Read
     resource = next((r for r in served.state().resources if r.uri == uri), None)
     if resource is None:
         raise MCPError(types.INVALID_PARAMS, f"Unknown resource: {uri}")
-    return await calls.read_served_resource(served, resource)
+    return await calls.read_served_resource(_app_state(ctx), served, resource)
+
+
+def _app_state(ctx: ServerRequestContext[Any, Any]) -> State:
+    """The app's engine and upstream client (Starlette puts the app in every request's scope)."""
+    request = ctx.request
+    assert isinstance(request, Request)
+    state: State = request.app.state
+    return state
 
 
 def _endpoint_identity(hub: ChangeHub) -> Any:

@@ -65,6 +65,12 @@ class ServedTool:
     path: str
     input_schema: dict[str, Any]
     argument_mapping: dict[str, Any] | None
+    urn: str = ""
+
+    @property
+    def source(self) -> str:
+        parts = self.urn.split(":")
+        return parts[2] if len(parts) >= 4 else "?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,15 +264,16 @@ class UpstreamClient:
         if tool.argument_mapping is None:
             return ToolResult(
                 True,
-                f"Tool '{tool.name}' has no request mapping (it was not imported from an OpenAPI "
-                "document), so it cannot be called.",
+                f"Calls are not configured for tool '{tool.name}' of source '{tool.source}': it was "
+                "not imported from an OpenAPI document, so it has no request mapping.",
                 "not_configured",
             )
         if target is None:
             return ToolResult(
                 True,
-                f"Calls are not configured for tool '{tool.name}': its source has no upstream "
-                "(PUT /v1/projects/{project}/upstreams/{source}) and its document no absolute server URL.",
+                f"Calls are not configured for tool '{tool.name}': its source '{tool.source}' has no "
+                "upstream (PUT /v1/projects/{project}/upstreams/{source}) and its document no absolute "
+                "server URL.",
                 "not_configured",
             )
         try:

@@ -65,6 +65,7 @@ async def prepare_call(
         path=tool["path"],
         input_schema=tool.get("input_schema") or {},
         argument_mapping=mapping,
+        urn=tool["urn"],
     )
     target = None
     if row is not None and row["base_url"] is not None:
