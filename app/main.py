@@ -20,6 +20,7 @@ from app.kit.limits import BodySizeLimitMiddleware, NulPathMiddleware
 from app.kit.logging import RequestIdMiddleware, configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.kit.openapi import install_openapi
+from app.kit.secrets import check_configured_keys
 from app.mcp.http import McpMiddleware, McpService
 from app.mcp.queries import EVENTS_CHANNEL
 from app.projects.router import router as projects_router
@@ -89,6 +90,7 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_configured_keys()
         app.state.engine = create_engine(
             url,
             pool_size=settings.toolsets_db_pool_size,

@@ -143,3 +143,21 @@ def test_sealed_values_open_only_with_their_key_and_context_and_keys_rotate() ->
     with pytest.raises(SecretUnreadable):
         SecretBox.from_config(new).open(sealed, "upstream:p1:petstore")  # the old key is gone
     assert rotated.open(rotated.seal(b"x", "c"), "c") == b"x"
+
+
+async def test_the_app_refuses_to_start_with_an_unusable_secret_key(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.main import create_app
+    from app.settings import get_settings
+
+    monkeypatch.setenv("TOOLSETS_SECRET_KEY", "not-a-key")
+    get_settings.cache_clear()
+    try:
+        app = create_app(database_url)
+        with pytest.raises(RuntimeError, match="TOOLSETS_SECRET_KEY"):
+            async with app.router.lifespan_context(app):
+                pass
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

@@ -100,6 +100,20 @@ def secret_box() -> SecretBox:
     return _box(configured.get_secret_value())
 
 
+def check_configured_keys() -> None:
+    """Refuse to start with a TOOLSETS_SECRET_KEY that is set but unusable (a typo would
+    otherwise surface later, as failed writes and calls)."""
+    configured = get_settings().toolsets_secret_key
+    if configured is not None and configured.get_secret_value().strip():
+        try:
+            _box(configured.get_secret_value())
+        except ValueError as exc:
+            raise RuntimeError(
+                f"TOOLSETS_SECRET_KEY is not usable: {exc} (each key: {KEY_BYTES} bytes, URL-safe "
+                "base64, as `toolsets generate-secret-key` prints)."
+            ) from None
+
+
 def load_or_create_key_file(folder: Path) -> str:
     """The embedded setup's key: read from `folder`, or made there (mode 0600) on first start."""
     path = folder / KEY_FILE_NAME
