@@ -56,7 +56,7 @@ async def list_upstreams(
     service: UpstreamService = Depends(upstream_service),
 ) -> Page[Upstream]:
     """Sorted by source; header names only."""
-    items, cursor = await service.list_upstreams(project, page.position(), page.limit)
+    items, cursor = await service.list_upstreams(project, page.position(str), page.limit)
     return Page[Upstream](items=items, next_cursor=cursor)
 
 
