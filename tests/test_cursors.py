@@ -31,6 +31,7 @@ KEYS: dict[str, list[Any]] = {
     "listToolsetVariationVersions": [2, False, ID],
     "listWebhooks": [WHEN, ID],
     "listWebhookDeliveries": [WHEN, ID],
+    "listUpstreams": ["petstore"],
 }
 LISTS = [(route.operation_id, path) for _, path, route in LIST_ROUTES]
 

@@ -216,8 +216,10 @@ async def test_an_invalid_document_answers_422_with_a_pointer_and_changes_nothin
     [
         (b"openapi: [unclosed", "application/yaml", 400, "malformed_document"),
         (b"a: 1\na: 2\n", "application/yaml", 400, "malformed_document"),
-        (b'{"openapi": "3.0.0", "openapi": "3.1.0"}', "application/json", 400, "malformed_document"),
-        (b'{"openapi": NaN}', "application/json", 400, "malformed_document"),
+        (b'{"openapi": NaN}', "application/json", 400, "malformed_json"),
+        (b'{"info": ' + b"[" * 200 + b"]" * 200 + b"}", "application/json", 400, "malformed_json"),
+        (b'{"openapi": 1' + b"0" * 5000 + b"}", "application/json", 400, "malformed_json"),
+        (b'openapi: "\\udfff"', "application/yaml", 422, "invalid_openapi_document"),
         (b"\xff\xfe", "application/yaml", 400, "malformed_document"),
         (b"- a list", "application/yaml", 422, "invalid_openapi_document"),
         (b"openapi: 3.0.0", "text/plain", 415, "unsupported_media_type"),

@@ -25,6 +25,7 @@ import yaml
 from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
 
 from app.kit.errors import AppError, Unprocessable
+from app.kit.json_body import parse_json
 
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
 MAX_OPERATIONS = 2_000
@@ -42,6 +43,8 @@ YAML_MEDIA_TYPES = (
     "text/x-yaml",
     "application/vnd.oai.openapi",
 )
+# What PostgreSQL text and jsonb cannot hold.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Header parameters the OpenAPI specification says to ignore: the client sets them itself.
 IGNORED_HEADERS = frozenset({"accept", "content-type", "authorization"})
 
@@ -105,19 +108,6 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 _StrictYamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _json_object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise MalformedDocument(f"Duplicate key {key!r} in a JSON object.")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> Any:
-    raise MalformedDocument(f"{name} is not a JSON value.")
-
-
 def media_kind(content_type: str | None) -> str:
     """`json` or `yaml` from a Content-Type (parameters ignored); anything else is a 415."""
     media = (content_type or "").split(";")[0].strip().lower()
@@ -140,12 +130,9 @@ def parse_document(raw: bytes, content_type: str | None) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise MalformedDocument(f"The document is not UTF-8 (byte {exc.start}).") from exc
     try:
-        if kind == "json":
-            loaded = json.loads(text, object_pairs_hook=_json_object_pairs, parse_constant=_refuse_constant)
-        else:
-            loaded = yaml.load(text, Loader=_StrictYamlLoader)
-    except json.JSONDecodeError as exc:
-        raise MalformedDocument(f"The document is not JSON: {exc.msg} at line {exc.lineno}.") from exc
+        # JSON follows the API's own rules (app/kit/json_body.py): 400 `malformed_json` for NaN,
+        # numbers a double cannot hold, lone surrogates, nesting deeper than 100.
+        loaded = parse_json(raw) if kind == "json" else yaml.load(text, Loader=_StrictYamlLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -175,15 +162,15 @@ def _plain(value: Any, path: list[Any], budget: list[int]) -> Any:
         out: dict[str, Any] = {}
         for key, item in value.items():
             name = key if isinstance(key, str) else _scalar_text(key, path)
-            if "\x00" in name:
-                raise InvalidOpenApiDocument(pointer_of(path), "A key holds a NUL character.")
+            if _UNSTORABLE.search(name):
+                raise InvalidOpenApiDocument(pointer_of(path), "A key holds NUL or a lone UTF-16 surrogate.")
             out[name] = _plain(item, [*path, name], budget)
         return out
     if isinstance(value, list):
         return [_plain(item, [*path, i], budget) for i, item in enumerate(value)]
     if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidOpenApiDocument(pointer_of(path), "A string holds a NUL character.")
+        if _UNSTORABLE.search(value):
+            raise InvalidOpenApiDocument(pointer_of(path), "A string holds NUL or a lone UTF-16 surrogate.")
         return value
     if isinstance(value, float) and not math.isfinite(value):
         raise InvalidOpenApiDocument(pointer_of(path), "NaN and infinities are not JSON values.")
@@ -209,7 +196,7 @@ def validate_document(document: dict[str, Any]) -> None:
     """422 with a JSON pointer for the first problem; nothing is returned when it is valid."""
     version = document.get("openapi")
     if not isinstance(version, str) or not re.fullmatch(r"3\.[01]\.\d+(-.+)?", version):
-        found = "no `openapi` field" if version is None else f"`openapi: {version}`"
+        found = "no `openapi` field" if version is None else f"`openapi: {str(version)[:40]}`"
         hint = " (Swagger 2.0 documents must be converted first)" if "swagger" in document else ""
         raise InvalidOpenApiDocument(
             "/openapi", f"Only OpenAPI 3.0 and 3.1 are accepted, found {found}{hint}."

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, status
 
 from app.kit.auth import RequireRead, RequireWrite
+from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, problem
@@ -10,6 +11,7 @@ from app.upstreams.schemas import SOURCE_PATTERN, Upstream, UpstreamPut
 from app.upstreams.service import UpstreamService, upstream_service
 
 router = APIRouter(
+    route_class=JsonRoute,
     prefix="/projects",
     tags=["deployments"],  # the SPEC's tag set; upstreams serve deployments' sources
     responses=AUTH_RESPONSES,
