@@ -34,6 +34,7 @@ PATH_VALUES = {
     "version": "1",
     "release_number": "1",
     "delivery_id": "00000000-0000-0000-0000-000000000000",
+    "source": "petstore",
 }
 
 # A body valid for each operation that takes one, so that a refusal is about who asks.
@@ -50,8 +51,13 @@ BODIES: dict[str, Any] = {
     "upsertToolsetVariation": {"name": "x"},
     "upsertStagingVariation": {"name": "x"},
     "createWebhook": {"url": "https://example.com/hooks", "events": ["release.published"]},
+    "importOpenApiDeployment": {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}},
+    "putUpstream": {"base_url": "https://other.example"},
 }
-QUERIES: dict[str, dict[str, str]] = {"diffToolsetStates": {"from": "live", "to": "release:1"}}
+QUERIES: dict[str, dict[str, str]] = {
+    "diffToolsetStates": {"from": "live", "to": "release:1"},
+    "importOpenApiDeployment": {"source": "petstore"},
+}
 
 
 def required_scope(route: APIRoute) -> str:
@@ -69,6 +75,9 @@ async def world(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, st
     await switch(client, auth, "staging")
     await client.post(f"{BASE}/staging", headers=auth)
     await client.put(f"{BASE}/staging/variations/{URNS[0]}", json={"name": "s"}, headers=auth)
+    await client.put(
+        "/v1/projects/p/upstreams/petstore", json={"base_url": "https://a.example"}, headers=auth
+    )
     deployment = (await client.get("/v1/projects/p/deployments/active", headers=auth)).json()
     hook = {"url": "http://127.0.0.1:9/hooks", "events": ["schedule.failed"]}  # never fires here
     webhook = (await client.post("/v1/projects/p/webhooks", json=hook, headers=auth)).json()
