@@ -98,7 +98,7 @@ async def test_upstream_failures_are_tool_errors_never_protocol_errors_or_hangs(
     await petstore_toolset(client, auth, upstream)
     app = second_app.app  # type: ignore[attr-defined]
     patient = app.state.upstream_client
-    app.state.upstream_client = UpstreamClient(total_timeout=1.0)
+    app.state.upstream_client = UpstreamClient(total_timeout=2.5)
     try:
         async with serve(app) as url, modern_session(f"{url}/mcp/p/pets", auth) as session:
             missing = await session.call_tool("show_pet_by_id", {"petId": 2})

@@ -118,7 +118,7 @@ def _app(upstream: Upstream) -> Starlette:
 
     async def slow(request: Request) -> Response:
         await record(request)
-        await asyncio.sleep(5)
+        await asyncio.sleep(10)
         return JSONResponse({"late": True})
 
     async def elsewhere(request: Request) -> Response:
