@@ -16,7 +16,7 @@ from app.kit.auth import RequireRead, RequireWrite
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, headers, problem
+from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, headers, problem, problem_example
 
 router = APIRouter(route_class=JsonRoute, prefix="/projects", tags=["deployments"], responses=AUTH_RESPONSES)
 
@@ -96,11 +96,35 @@ _DOCUMENT_SCHEMA = {
     responses={
         **BODY,
         **headers(201, "Location"),
-        400: problem("The body is not JSON or YAML (as its Content-Type says)"),
-        415: problem("The Content-Type is neither JSON nor YAML"),
+        400: problem(
+            "The body is not JSON or YAML (as its Content-Type says)",
+            problem_example(
+                400,
+                "malformed_document",
+                "Malformed document",
+                "The document is not YAML: found unexpected end of stream at line 3, column 1.",
+            ),
+        ),
+        415: problem(
+            "The Content-Type is neither JSON nor YAML",
+            problem_example(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the document as application/json or application/yaml (got text/plain).",
+            ),
+        ),
         422: problem(
             "The document is not a valid OpenAPI 3.0/3.1 document, or passes a limit: "
-            "`pointer` (a JSON pointer) says where"
+            "`pointer` (a JSON pointer) says where",
+            problem_example(
+                422,
+                "invalid_openapi_document",
+                "Invalid OpenAPI document",
+                "'body' is not one of ['path', 'query', 'header', 'cookie'] "
+                "(at /paths/~1pets/get/parameters/0)",
+                pointer="/paths/~1pets/get/parameters/0",
+            ),
         ),
         **NOT_FOUND,
     },

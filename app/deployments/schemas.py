@@ -236,16 +236,16 @@ class DeploymentDetail(Deployment):
 
 
 class ImportedTool(BaseModel):
-    urn: str
-    name: str
-    http_method: str
-    path: str
+    urn: str = Field(description="`tools:http:{source}:{name}`.", examples=["tools:http:petstore:list_pets"])
+    name: str = Field(description="From the operationId in snake_case (else method and path).")
+    http_method: str = Field(description="The operation's method, upper-case.", examples=["GET"])
+    path: str = Field(description="The operation's path template.", examples=["/pets/{petId}"])
 
 
 class OpenApiImport(Deployment):
     """The deployment an import made, and what it took from the document."""
 
-    source: str
+    source: str = Field(description="The source the document's tools belong to.", examples=["petstore"])
     base_url: str | None = Field(
         description=(
             "The document's absolute `servers[0].url`: the source's base URL until an upstream sets one."

@@ -6,7 +6,7 @@ from app.kit.auth import RequireRead, RequireWrite
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, problem
+from app.kit.schemas import AUTH_RESPONSES, BODY, INVALID, NOT_FOUND, Page, problem, problem_example
 from app.upstreams.schemas import SOURCE_PATTERN, Upstream, UpstreamPut
 from app.upstreams.service import UpstreamService, upstream_service
 
@@ -33,7 +33,19 @@ SourceParam = Annotated[
     "/{project}/upstreams/{source}",
     operation_id="putUpstream",
     dependencies=[RequireWrite],
-    responses=BODY | NOT_FOUND | {503: problem("Headers were sent but no secret key is configured")},
+    responses=BODY
+    | NOT_FOUND
+    | {
+        503: problem(
+            "Headers were sent but no secret key is configured",
+            problem_example(
+                503,
+                "secrets_unavailable",
+                "Secrets unavailable",
+                "No secret key is configured: set TOOLSETS_SECRET_KEY (see `toolsets generate-secret-key`).",
+            ),
+        )
+    },
 )
 async def put_upstream(
     project: ProjectParam,

@@ -72,8 +72,8 @@ class UpstreamPut(Schema):
 
 
 class Upstream(BaseModel):
-    source: str
-    base_url: str
+    source: str = Field(description="The source whose tools call this upstream.", examples=["petstore"])
+    base_url: str = Field(description="Where its requests go.", examples=["https://petstore.example/v1"])
     header_names: list[str] = Field(description="The names of the stored headers; values are never returned.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(description="When the upstream was first set.")
+    updated_at: datetime = Field(description="When it was last set.")
