@@ -26,6 +26,7 @@ from app.mcp.queries import EVENTS_CHANNEL
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
+from app.schedules.router import router as schedules_router
 from app.serving.engine import ServedStates
 from app.serving.fast_path import ServedStateFastPath
 from app.serving.local_writes import track_local_writes
@@ -51,6 +52,7 @@ API_ROUTERS = (
     releases_router,
     webhooks_router,
     upstreams_router,
+    schedules_router,
 )
 
 DOCS_ASSETS = "/docs-assets"

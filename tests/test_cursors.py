@@ -32,6 +32,7 @@ KEYS: dict[str, list[Any]] = {
     "listWebhooks": [WHEN, ID],
     "listWebhookDeliveries": [WHEN, ID],
     "listUpstreams": ["petstore"],
+    "listScheduledPublishes": [WHEN, ID],
 }
 LISTS = [(route.operation_id, path) for _, path, route in LIST_ROUTES]
 

@@ -40,6 +40,7 @@ PATH_VALUES = {
     "webhook_id": "00000000-0000-0000-0000-000000000000",  # every_list_has_something makes one
     "delivery_id": "00000000-0000-0000-0000-000000000000",
     "source": "petstore",
+    "schedule_id": "00000000-0000-0000-0000-000000000000",
 }
 BODY_ROUTES = [(m, p, r) for m, p, r in ROUTES if r.body_field is not None]
 LIST_ROUTES = [(m, p, r) for m, p, r in ROUTES if any(d.call is Page for d in r.dependant.dependencies)]
@@ -158,6 +159,7 @@ def test_every_list_operation_takes_limit_and_cursor() -> None:
         "listWebhooks",
         "listWebhookDeliveries",
         "listUpstreams",
+        "listScheduledPublishes",
     }
     # ... and answers a page: no operation answers a bare JSON array.
     for _, path, route in ROUTES:

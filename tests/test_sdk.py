@@ -219,7 +219,7 @@ async def test_the_whole_staging_workflow_through_the_generated_sdk(sdk: Sdk, ap
     assert (served.parsed.name, served.parsed.release_number) == ("Pets", 1)
 
     published = await call(
-        sdk, api, "staging", "publish_staging_version", "p", "pets", body=m.ReleaseCreate(notes="second")
+        sdk, api, "staging", "publish_staging_version", "p", "pets", body=m.StagingPublish(notes="second")
     )
     assert published.status_code == HTTPStatus.CREATED
     assert isinstance(published.parsed, m.Release)

@@ -35,6 +35,7 @@ PATH_VALUES = {
     "release_number": "1",
     "delivery_id": "00000000-0000-0000-0000-000000000000",
     "source": "petstore",
+    "schedule_id": "00000000-0000-0000-0000-000000000000",
 }
 
 # A body valid for each operation that takes one, so that a refusal is about who asks.
@@ -165,7 +166,13 @@ async def test_keys_without_the_needed_scope_are_refused(
 
 
 def test_scopes_follow_the_spec() -> None:
-    release_ops = {"createRelease", "publishStagingVersion", "rollbackToRelease", "switchEditingMode"}
+    release_ops = {
+        "createRelease",
+        "publishStagingVersion",
+        "rollbackToRelease",
+        "switchEditingMode",
+        "cancelScheduledPublish",
+    }
     for method, _, route in ROUTES:
         scope = required_scope(route)
         if route.operation_id in release_ops:

@@ -719,4 +719,35 @@ upstreams = Table(
     _created_at(),
     _updated_at(),
     UniqueConstraint("project_id", "source"),
+
+# --- Scheduled publishes (revision 0011) ---
+
+scheduled_publishes = Table(
+    "scheduled_publishes",
+    metadata,
+    _id(),
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    Column("staging_version", BigInteger, nullable=False),
+    Column("publish_at", DateTime(timezone=True), nullable=False),
+    Column("notes", Text),
+    Column("requested_by", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'scheduled'")),
+    Column("release_number", BigInteger),
+    Column("failure_code", Text),
+    Column("failure_detail", Text),
+    _created_at(),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('scheduled', 'published', 'cancelled', 'failed')", name="status"),
+    Index(
+        "scheduled_publishes_toolset_id_created_at_idx",
+        "toolset_id",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
+    Index(
+        "scheduled_publishes_one_pending_key",
+        "toolset_id",
+        unique=True,
+        postgresql_where=text("status = 'scheduled'"),
+    ),
 )

@@ -31,9 +31,10 @@ Handler = Callable[[JobDeps, bytes], Awaitable[None]]
 
 def _handlers() -> dict[str, Handler]:
     # Imported here: handlers use services, and services import app.jobs.queue.
+    from app.schedules.job import run_scheduled_publish
     from app.webhooks.delivery import deliver_webhook
 
-    return {queue.DELIVER_WEBHOOK: deliver_webhook}
+    return {queue.DELIVER_WEBHOOK: deliver_webhook, queue.SCHEDULED_PUBLISH: run_scheduled_publish}
 
 
 def register_tasks(manager: QueueManager, deps: JobDeps) -> None:

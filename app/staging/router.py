@@ -1,14 +1,18 @@
 from fastapi import APIRouter, Depends, Response, status
+from fastapi.responses import JSONResponse
 
 from app.kit.auth import RequireRead, RequireRelease, RequireWrite
+from app.kit.errors import Unprocessable
 from app.kit.etag import IfMatch, etag, set_etag
 from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
-from app.releases.schemas import Release, ReleaseCreate, StateDiff
-from app.staging.schemas import EditingModeSwitch
+from app.releases.schemas import Release, StateDiff
+from app.schedules.schemas import ScheduledPublish
+from app.schedules.service import ScheduleService, schedule_path, schedule_service
+from app.staging.schemas import EditingModeSwitch, StagingPublish
 from app.staging.service import StagingService, staging_path, staging_service
 from app.toolsets.schemas import Toolset, ToolsetUpdate
 from app.variations.schemas import Variation, VariationFields
@@ -181,21 +185,46 @@ async def diff_staging_version(
     operation_id="publishStagingVersion",
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireRelease],
-    responses=BODY | CONFLICT | PRECONDITION | headers(201, "Location", "Idempotent-Replayed"),
+    responses=BODY
+    | CONFLICT
+    | PRECONDITION
+    | headers(201, "Location", "Idempotent-Replayed")
+    | {
+        202: {
+            "model": ScheduledPublish,
+            "description": "With `publish_at`: the publish is scheduled (a job runs it at that time).",
+            "headers": {"Location": {"description": "The scheduled publish.", "schema": {"type": "string"}}},
+        }
+    },
 )
 async def publish_staging_version(
     project: ProjectParam,
     toolset: ToolsetParam,
     response: Response,
-    body: ReleaseCreate | None = None,
+    body: StagingPublish | None = None,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
     service: StagingService = Depends(staging_service),
+    schedules: ScheduleService = Depends(schedule_service),
 ) -> Release:
-    """The staging copy becomes the next release, served at once; the staging copy is removed."""
-    release, replayed = await service.publish(
-        project, toolset, body.notes if body else None, if_match, idempotency_key
-    )
+    """The staging copy becomes the next release, served at once; the staging copy is removed. With
+    `publish_at`, 202: the staging copy as it is now is published at that time (any later edit
+    cancels it), see getScheduledPublish."""
+    notes = body.notes if body else None
+    if body is not None and body.publish_at is not None:
+        if idempotency_key is not None:
+            raise Unprocessable(
+                "`Idempotency-Key` applies to a publish made now; a scheduled publish is made once "
+                "per toolset (409 while one is pending).",
+                errors=[{"field": "header.Idempotency-Key", "message": "not with publish_at"}],
+            )
+        scheduled = await schedules.schedule(project, toolset, notes, body.publish_at, if_match)
+        return JSONResponse(  # type: ignore[return-value]
+            scheduled.model_dump(mode="json"),
+            status_code=status.HTTP_202_ACCEPTED,
+            headers={"Location": schedule_path(project, toolset, scheduled.id)},
+        )
+    release, replayed = await service.publish(project, toolset, notes, if_match, idempotency_key)
     response.headers["Location"] = (
         f"/v1/projects/{project}/toolsets/{toolset}/releases/{release.release_number}"
     )

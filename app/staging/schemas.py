@@ -1,8 +1,9 @@
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from app.kit.schemas import Schema
+from app.releases.schemas import ReleaseCreate
 
 
 class EditingModeSwitch(Schema):
@@ -16,4 +17,17 @@ class EditingModeSwitch(Schema):
     )
     discard_staging: bool = Field(
         False, description="Switching to iteration: discard an open staging copy instead of refusing (409)."
+    )
+
+
+class StagingPublish(ReleaseCreate):
+    """publishStagingVersion's body: a release's notes, and optionally when to publish."""
+
+    # strict=False: an ISO-8601 string is how JSON carries a time.
+    publish_at: AwareDatetime | None = Field(
+        None,
+        strict=False,
+        description="Publish at this time (ISO-8601 with a zone, in the future, at most a year ahead) "
+        "instead of now: the answer is then 202 with the scheduled publish.",
+        examples=["2026-12-01T09:00:00Z"],
     )

@@ -6,6 +6,7 @@ turns into the next release in one transaction.
 """
 
 from typing import Any
+from uuid import UUID
 
 from fastapi import Depends, Request
 from sqlalchemy import RowMapping
@@ -315,28 +316,7 @@ class StagingService:
                 if staging is None:
                     raise self._nothing_to_publish(project, live)
                 check_if_match(if_match, staging["version"])
-                live = await self._bring_live_to_staging(live, staging)
-                release_id, number = await record_release(self.conn, live, staging["id"], notes, self.actor)
-                await self._delete_staging(staging)
-                await release_queries.insert_audit_entry(
-                    self.conn,
-                    live["id"],
-                    "publish",
-                    self.actor,
-                    live["current_release_number"],
-                    number,
-                    {"staging_version": staging["version"]},
-                )
-                await emit_toolset_event(
-                    self.conn,
-                    "release.published",
-                    project,
-                    live,
-                    self.actor,
-                    release_number=number,
-                    previous_release_number=live["current_release_number"],
-                    trigger="publish",
-                )
+                live, release_id, _ = await self.publish_locked(project, live, staging, notes)
                 if idempotency_key is not None:
                     await release_queries.insert_idempotency_key(
                         self.conn, live["id"], "publish", idempotency_key, fingerprint, release_id
@@ -349,6 +329,43 @@ class StagingService:
         self.pointers.invalidate(live["id"])
         RELEASES.labels("publish").inc()
         return as_release(row, release_id), False
+
+    async def publish_locked(
+        self,
+        project: str,
+        live: RowMapping,
+        staging: RowMapping,
+        notes: str | None,
+        trigger: str = "publish",
+        details: dict[str, Any] | None = None,
+    ) -> tuple[RowMapping, UUID, int]:
+        """The publish itself, inside the caller's transaction and under the live row's lock:
+        shared by publishStagingVersion and a scheduled publish (`trigger`), so both make the
+        same checks, the same audit entry and the same webhook event."""
+        live = await self._bring_live_to_staging(live, staging)
+        release_id, number = await record_release(self.conn, live, staging["id"], notes, self.actor)
+        await self._delete_staging(staging)
+        await release_queries.insert_audit_entry(
+            self.conn,
+            live["id"],
+            "publish",
+            self.actor,
+            live["current_release_number"],
+            number,
+            {"staging_version": staging["version"], **(details or {})},
+        )
+        await emit_toolset_event(
+            self.conn,
+            "release.published",
+            project,
+            live,
+            self.actor,
+            release_number=number,
+            previous_release_number=live["current_release_number"],
+            trigger=trigger,
+            **(details or {}),
+        )
+        return live, release_id, number
 
     async def _bring_live_to_staging(self, live: RowMapping, staging: RowMapping) -> RowMapping:
         """Live metadata, prompt attachments and own variations become the staging copy's.
