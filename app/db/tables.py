@@ -719,6 +719,7 @@ upstreams = Table(
     _created_at(),
     _updated_at(),
     UniqueConstraint("project_id", "source"),
+)
 
 # --- Scheduled publishes (revision 0011) ---
 
