@@ -153,6 +153,9 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
         ),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # Starlette would answer `/v1/projects/` with a redirect to a URL built from the Host
+        # header (an open redirect behind a proxy that passes it on); a trailing slash is 404.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
     # Each middleware wraps the ones added before it: request id, metrics, guards, routes.

@@ -30,7 +30,7 @@ from app.kit.fields import (
     ToolSummary,
     ToolUrn,
 )
-from app.kit.schemas import Schema
+from app.kit.schemas import URN_PATTERN, Schema
 
 MAX_TOOLS = 10_000
 MAX_RESOURCES = 10_000
@@ -39,7 +39,7 @@ MAX_TAGS = 50
 # No whitespace, no C0/C1 control characters, and nothing that would split a URL path segment
 # (`/`, `?`, `#`), since variation routes carry a tool URN as one segment. Otherwise as
 # permissive as the platform's `tools:<kind>:<source>:<name>` URNs need to be.
-DEFINITION_URN_PATTERN = r"^[^\s/?#\x00-\x1f\x7f-\x9f]+$"
+DEFINITION_URN_PATTERN = URN_PATTERN
 DefinitionUrn = Annotated[
     str, StringConstraints(min_length=1, max_length=500, pattern=DEFINITION_URN_PATTERN)
 ]

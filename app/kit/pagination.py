@@ -12,13 +12,14 @@ import binascii
 import json
 import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Query
 
 from app.kit.errors import Unprocessable
 from app.kit.json_body import MalformedJson, parse_json
+from app.kit.params import PlainInt
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
@@ -36,7 +37,7 @@ class Page:
         cursor: str | None = Query(
             None, max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page."
         ),
-        limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page."),
+        limit: Annotated[PlainInt, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     ) -> None:
         self.cursor = cursor
         self.limit = limit

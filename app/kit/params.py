@@ -5,9 +5,26 @@ The examples name the objects of the documented request-body examples (project
 `summarize_pet`), so that trying the examples in order in Swagger UI works.
 """
 
+import re
 from typing import Annotated
 
 from fastapi import Path
+from pydantic import BeforeValidator
+
+from app.kit.schemas import URN_PATTERN
+
+_PLAIN_DECIMAL = re.compile(r"0|[1-9][0-9]{0,18}")
+
+
+def _plain_decimal(value: object) -> object:
+    """Path and query integers are written as plain decimal digits: not `1_0`, `1.0`, ` 1`,
+    `+1`, `01` or full-width digits (which int() would take), so one number has one spelling."""
+    if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError("must be an integer in plain decimal digits")
+    return value
+
+
+PlainInt = Annotated[int, BeforeValidator(_plain_decimal)]
 
 ProjectParam = Annotated[
     str, Path(description="The project's slug (`[a-z0-9-]`, at most 40).", examples=["petstore"])
@@ -22,7 +39,8 @@ ToolUrnParam = Annotated[
     Path(
         min_length=1,
         max_length=500,
-        description="A tool URN, percent-encoded as one path segment.",
+        pattern=URN_PATTERN,
+        description="A tool URN, percent-encoded as one path segment (the rules of a body URN).",
         examples=["tools:http:petstore:get_pet"],
     ),
 ]
@@ -30,11 +48,11 @@ PromptTemplateNameParam = Annotated[
     str, Path(description="The prompt template's name.", examples=["summarize_pet"])
 ]
 VersionParam = Annotated[
-    int, Path(ge=1, le=2**62, description="A variation's version, 1, 2, 3…", examples=[1])
+    PlainInt, Path(ge=1, le=2**62, description="A variation's version, 1, 2, 3…", examples=[1])
 ]
 GroupVersionParam = Annotated[
-    int, Path(ge=1, le=2**62, description="A group version's number, 1, 2, 3…", examples=[1])
+    PlainInt, Path(ge=1, le=2**62, description="A group version's number, 1, 2, 3…", examples=[1])
 ]
 ReleaseNumberParam = Annotated[
-    int, Path(ge=1, le=2**62, description="The release's number, 1, 2, 3…", examples=[1])
+    PlainInt, Path(ge=1, le=2**62, description="The release's number, 1, 2, 3…", examples=[1])
 ]

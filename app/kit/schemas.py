@@ -25,8 +25,10 @@ Description = Annotated[str, StringConstraints(max_length=250)]
 PromptTemplateName = Annotated[
     str, StringConstraints(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_-]+$")
 ]
-# URNs travel as one path segment, so they may not contain "/", "?", "#" or whitespace.
-Urn = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=r"^[^\s/?#]+$")]
+# URNs travel as one path segment, so they may not contain "/", "?", "#", whitespace or
+# control characters; the same rule holds for a URN in a body, a definition and a path.
+URN_PATTERN = r"^[^\s/?#\x00-\x1f\x7f-\x9f]+$"
+Urn = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=URN_PATTERN)]
 
 
 _NUL = PydanticCustomError("nul_character", "text must not contain NUL (\\u0000) characters")

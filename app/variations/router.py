@@ -110,14 +110,18 @@ async def get_global_variation_at_version(
     operation_id="createGlobalGroupVersion",
     dependencies=[RequireWrite],
     status_code=status.HTTP_201_CREATED,
-    responses=headers(201, "Location"),
+    responses=headers(201, "Location")
+    | {200: {"model": GroupVersion, "description": "The group was unchanged: its latest snapshot"}},
 )
 async def create_global_group_version(
     project: ProjectParam, response: Response, service: VariationService = Depends(variation_service)
 ) -> GroupVersion:
-    """Snapshot the global group's current variations; reuses the latest snapshot when unchanged."""
+    """Snapshot the global group's current variations: 201 with a new snapshot, or 200 with the
+    latest one when the group is unchanged since it."""
     group_version = await service.create_global_group_version(project)
     response.headers["Location"] = f"/v1/projects/{project}/variations/group-versions/{group_version.version}"
+    if not group_version.created:
+        response.status_code = status.HTTP_200_OK
     return group_version
 
 
