@@ -123,6 +123,8 @@ async def test_staging_refusals(client: httpx.AsyncClient, auth: dict[str, str])
     assert second.status_code == 409
     assert second.json()["hint"] == f"PATCH {BASE}/staging"
 
+    edited = await client.patch(f"{BASE}/staging", json={"description": "unpublished"}, headers=auth)
+    assert edited.status_code == 200, edited.text
     refused = await switch(client, auth, "iteration")
     assert refused.status_code == 409
     assert refused.json()["code"] == "staging_exists"

@@ -95,7 +95,11 @@ class StagingService:
             else:
                 staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
                 if staging is not None:
-                    if not discard_staging:
+                    # Only unpublished changes stop the switch; an untouched copy just goes.
+                    unchanged = await state.current_state(
+                        self.conn, staging["id"]
+                    ) == await state.current_state(self.conn, live["id"])
+                    if not (discard_staging or unchanged):
                         raise await self._staging_blocks_switch(project, live, staging)
                     await self._delete_staging(staging)
                     details["discarded_staging_version"] = staging["version"]

@@ -237,6 +237,11 @@ async def replace_prompts(conn: AsyncConnection, toolset_id: UUID, prompts: Sequ
         )
 
 
+async def attached_prompt_histories(conn: AsyncConnection, toolset_id: UUID) -> set[UUID]:
+    stmt = select(toolset_prompts.c.prompt_history_id).where(toolset_prompts.c.toolset_id == toolset_id)
+    return set((await conn.execute(stmt)).scalars())
+
+
 async def copy_prompts(conn: AsyncConnection, source_id: UUID, target_id: UUID) -> None:
     await conn.execute(delete(toolset_prompts).where(toolset_prompts.c.toolset_id == target_id))
     source = select(

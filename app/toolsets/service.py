@@ -161,7 +161,11 @@ async def apply_toolset_update(
     if tool_urns != list(row["tool_urns"]) or resource_urns != list(row["resource_urns"]):
         await queries.insert_selection(conn, row["id"], tool_urns, resource_urns, row["toolset_version_id"])
         changed = True
-    if prompts is not None and sorted(p["name"] for p in prompts) != list(row["prompt_template_names"]):
+    # Compared by history, not by name: a template deleted and created again under its name is
+    # another template, and naming it attaches the new one.
+    if prompts is not None and {p["history_id"] for p in prompts} != await queries.attached_prompt_histories(
+        conn, row["id"]
+    ):
         await queries.replace_prompts(conn, row["id"], prompts)
         changed = True
     metadata = {
