@@ -479,7 +479,8 @@ toolset_audit_entries = Table(
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     _created_at(),
     CheckConstraint(
-        "action IN ('create_release', 'publish', 'rollback', 'mode_switch', 'discard')", name="action"
+        "action IN ('create_release', 'publish', 'rollback', 'mode_switch', 'discard', 'rename')",
+        name="action",
     ),
     Index(
         "toolset_audit_entries_toolset_id_created_at_idx",

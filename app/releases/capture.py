@@ -112,7 +112,7 @@ async def capture_source_state(conn: AsyncConnection, project_id: UUID) -> UUID:
 _CAPTURE_TOOLSET_STATE = text(
     """
     WITH src AS (
-        SELECT ts.name, ts.slug, ts.description,
+        SELECT ts.name, ts.description,
                coalesce(sel.tool_urns, '{}') AS tool_urns,
                coalesce(sel.resource_urns, '{}') AS resource_urns,
                (SELECT coalesce(array_agg(tp.prompt_history_id ORDER BY tp.prompt_history_id), '{}'::uuid[])
@@ -133,7 +133,6 @@ _CAPTURE_TOOLSET_STATE = text(
           AND last.resource_urns = src.resource_urns
           AND last.prompt_history_ids = src.prompt_history_ids
           AND last.name IS NOT DISTINCT FROM src.name
-          AND last.slug IS NOT DISTINCT FROM src.slug
           AND last.description IS NOT DISTINCT FROM src.description
     ),
     inserted AS (
@@ -141,7 +140,7 @@ _CAPTURE_TOOLSET_STATE = text(
             (toolset_id, version, tool_urns, resource_urns, predecessor_id,
              name, slug, description, prompt_history_ids)
         SELECT :live_id, coalesce((SELECT version FROM last), 0) + 1, src.tool_urns, src.resource_urns,
-               (SELECT id FROM last), src.name, src.slug, src.description, src.prompt_history_ids
+               (SELECT id FROM last), src.name, NULL, src.description, src.prompt_history_ids
         FROM src
         WHERE NOT EXISTS (SELECT 1 FROM same)
         RETURNING id

@@ -63,7 +63,7 @@ class StateDiff(BaseModel):
 
 class AuditEntry(BaseModel):
     id: UUID = Field(description="The entry's id.")
-    action: Literal["create_release", "publish", "rollback", "mode_switch", "discard"] = Field(
+    action: Literal["create_release", "publish", "rollback", "mode_switch", "discard", "rename"] = Field(
         description="What happened."
     )
     actor: ApiKeyRef = Field(description="The API key that acted.")

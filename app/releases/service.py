@@ -189,11 +189,12 @@ class ReleaseService:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             release = await self._release(live, number)
-            cached = self.pointers.release_body(release["id"])  # immutable: right in any transaction
+            # Immutable but for the slug (the live toolset's): right in any transaction.
+            cached = self.pointers.release_body(release["id"], live["slug"])
             if cached is not None:
                 return cached.body
             body = await state.release_state_json(self.conn, release["id"])
-            return self.pointers.put_release_body(release["id"], body).body
+            return self.pointers.put_release_body(release["id"], live["slug"], body).body
 
     async def rollback(self, project: str, slug: str, number: int) -> tuple[Release, int]:
         """Make release `number` current again; no state is copied, only pointers move.
@@ -250,7 +251,9 @@ class ReleaseService:
             )
         staging_mode = live["editing_mode"] == "staging" and live["current_release_id"] is not None
         if side == "live" and staging_mode:
-            return await state.release_state(self.conn, live["current_release_id"], self.pointers)
+            return await state.release_state(
+                self.conn, live["current_release_id"], self.pointers, live["slug"]
+            )
         if side in ("live", "next"):
             # `next`, what createRelease would capture now: the live toolset's own selection,
             # metadata and variations (in staging mode, those of the release it serves) with
@@ -264,7 +267,7 @@ class ReleaseService:
                 raise no_staging_copy(project, live)
             return await state.current_state(self.conn, staging["id"])
         release = await self._release(live, int(match.group(2)))
-        return await state.release_state(self.conn, release["id"], self.pointers)
+        return await state.release_state(self.conn, release["id"], self.pointers, live["slug"])
 
     async def audit(
         self, project: str, slug: str, after: list[Any] | None, limit: int

@@ -65,7 +65,7 @@ class ServedCache:
         self._pointers: TTLCache[PointerKey, dict[str, Any]] = TTLCache(
             maxsize=MAX_POINTERS, ttl=POINTER_TTL_SECONDS
         )
-        self._bodies: LRUCache[tuple[str, UUID], Body] = LRUCache(maxsize=max_body_bytes, getsizeof=_size)
+        self._bodies: LRUCache[tuple[Any, ...], Body] = LRUCache(maxsize=max_body_bytes, getsizeof=_size)
         self._generation = 0
         self.listening = False
         self._watchers: list[Callable[[str | None], None]] = []
@@ -87,12 +87,14 @@ class ServedCache:
         if self.listening and read_at_generation == self._generation:
             self._pointers[key] = pointer
 
-    def release_body(self, release_id: UUID) -> Body | None:
-        return self._bodies.get(("release", release_id))
+    # A release body is keyed by the release and the slug it was served under: the slug is
+    # the live toolset's address, not part of the release, so a rename changes the body.
+    def release_body(self, release_id: UUID, slug: str) -> Body | None:
+        return self._bodies.get(("release", release_id, slug))
 
-    def put_release_body(self, release_id: UUID, body: bytes) -> Body:
-        entry = Body(body, ("release", release_id))
-        self._store(("release", release_id), entry)
+    def put_release_body(self, release_id: UUID, slug: str, body: bytes) -> Body:
+        entry = Body(body, ("release", release_id, slug))
+        self._store(("release", release_id, slug), entry)
         return entry
 
     def iteration_body(self, toolset_id: UUID) -> Body | None:
@@ -106,7 +108,7 @@ class ServedCache:
             self._store(("iteration", toolset_id), entry)
         return entry
 
-    def _store(self, key: tuple[str, UUID], entry: Body) -> None:
+    def _store(self, key: tuple[Any, ...], entry: Body) -> None:
         if _size(entry) <= self._bodies.maxsize:  # else cachetools refuses it: serve, do not keep
             self._bodies[key] = entry
 

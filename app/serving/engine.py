@@ -58,12 +58,12 @@ class ServedStates:
         if endpoint.release_number is not None or endpoint.staging:
             return None
         pointer = self.cache.get((endpoint.organization_id, endpoint.project, endpoint.toolset))
-        hit = self._cached(pointer) if pointer is not None else None
+        hit = self._cached(pointer, endpoint.toolset) if pointer is not None else None
         return hit.body if hit is not None else None
 
-    def _cached(self, pointer: dict[str, Any]) -> Body | None:
+    def _cached(self, pointer: dict[str, Any], slug: str) -> Body | None:
         if pointer["editing_mode"] == "staging" and pointer["current_release_id"]:
-            return self.cache.release_body(pointer["current_release_id"])
+            return self.cache.release_body(pointer["current_release_id"], slug)
         if pointer["editing_mode"] == "iteration":
             return self.cache.iteration_body(pointer["id"])
         return None
@@ -73,7 +73,7 @@ class ServedStates:
         key = (endpoint.organization_id, endpoint.project, endpoint.toolset)
         pointer = self.cache.get(key)
         if pointer is not None and endpoint.release_number is None and not endpoint.staging:
-            hit = self._cached(pointer)
+            hit = self._cached(pointer, endpoint.toolset)
             if hit is not None:
                 return ServedState(pointer["id"], _live_source(pointer), hit.key, hit.body)
         async with self.engine.connect() as conn:
@@ -91,7 +91,12 @@ class ServedStates:
                 raise ToolsetNotFound(f"Toolset '{endpoint.toolset}' does not exist.")
             pointer = dict(row)
             self.cache.put(key, pointer, generation)
-            return await self._served(conn, endpoint, pointer)
+            try:
+                return await self._served(conn, endpoint, pointer)
+            except NoResultFound as exc:
+                # Deleted between the two reads (each its own snapshot): it does not exist now.
+                self.cache.invalidate(pointer["id"])
+                raise ToolsetNotFound(f"Toolset '{endpoint.toolset}' does not exist.") from exc
 
     async def _served(self, conn: AsyncConnection, endpoint: Endpoint, pointer: Any) -> ServedState:
         toolset_id: UUID = pointer["id"]
@@ -107,21 +112,22 @@ class ServedStates:
                 raise ReleaseNotFound(
                     f"Toolset '{endpoint.toolset}' has no release {endpoint.release_number}."
                 )
-            entry = await self._release_body(conn, release["id"])
+            entry = await self._release_body(conn, release["id"], endpoint.toolset)
             return ServedState(toolset_id, "release", entry.key, entry.body)
         if pointer["editing_mode"] == "staging" and pointer["current_release_id"] is not None:
-            entry = await self._release_body(conn, pointer["current_release_id"])
+            entry = await self._release_body(conn, pointer["current_release_id"], endpoint.toolset)
             return ServedState(toolset_id, "release", entry.key, entry.body)
         generation = self.cache.generation()
         body = await state.current_state_json(conn, toolset_id)
         entry = self.cache.put_iteration_body(toolset_id, pointer["project_id"], body, generation)
         return ServedState(toolset_id, "iteration", entry.key, entry.body)
 
-    async def _release_body(self, conn: AsyncConnection, release_id: UUID) -> Body:
-        cached = self.cache.release_body(release_id)
+    async def _release_body(self, conn: AsyncConnection, release_id: UUID, slug: str) -> Body:
+        cached = self.cache.release_body(release_id, slug)
         if cached is not None:
             return cached
-        return self.cache.put_release_body(release_id, await state.release_state_json(conn, release_id))
+        body = await state.release_state_json(conn, release_id)
+        return self.cache.put_release_body(release_id, slug, body)
 
     def forget_releases(self) -> None:
         self.cache.forget_releases()

@@ -279,10 +279,11 @@ def _release_state() -> Select[Any]:
         )
         .scalar_subquery()
     )
+    live = toolsets.alias("live")
     refs = (
         select(
             tv.c.name,
-            tv.c.slug,
+            live.c.slug,  # the address is the live toolset's, never captured (SPEC section 2)
             tv.c.description,
             r.c.release_number,
             ss.c.deployment_id,
@@ -293,7 +294,8 @@ def _release_state() -> Select[Any]:
             template_ids.label("template_ids"),
         )
         .select_from(
-            r.join(tv, tv.c.id == r.c.toolset_version_id)
+            r.join(live, live.c.id == r.c.toolset_id)
+            .join(tv, tv.c.id == r.c.toolset_version_id)
             .join(ss, ss.c.id == r.c.source_state_id)
             .join(sss, sss.c.id == ss.c.system_source_state_id)
             .outerjoin(gv, gv.c.id == r.c.global_variations_version_id)
@@ -353,22 +355,23 @@ async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, An
 
 
 async def release_state(
-    conn: AsyncConnection, release_id: UUID, cache: ServedCache | None = None
+    conn: AsyncConnection, release_id: UUID, cache: ServedCache | None = None, slug: str | None = None
 ) -> dict[str, Any]:
-    """A release's state; through `cache` when given (a release never changes, so its
-    cached body is right inside any transaction)."""
-    cached = cache.release_body(release_id) if cache is not None else None
+    """A release's state; through `cache` when given with the live toolset's `slug` (a
+    release never changes but for the slug, its address, so its cached body under that
+    slug is right inside any transaction)."""
+    cached = cache.release_body(release_id, slug) if cache is not None and slug is not None else None
     if cached is not None:
         body = cached.body
     else:
         body = await release_state_json(conn, release_id)
-        if cache is not None:
-            cache.put_release_body(release_id, body)
+        if cache is not None and slug is not None:
+            cache.put_release_body(release_id, slug, body)
     return _parsed(body)
 
 
 async def served_state(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> dict[str, Any]:
     """What the live toolset's clients see: its current release in staging mode, else current data."""
     if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
-        return await release_state(conn, live["current_release_id"], cache)
+        return await release_state(conn, live["current_release_id"], cache, live["slug"])
     return await current_state(conn, live["id"])

@@ -14,7 +14,7 @@ from app.schedules.schemas import ScheduledPublish
 from app.schedules.service import ScheduleService, schedule_path, schedule_service
 from app.staging.schemas import EditingModeSwitch, StagingPublish
 from app.staging.service import StagingService, staging_path, staging_service
-from app.toolsets.schemas import Toolset, ToolsetUpdate
+from app.toolsets.schemas import StagingUpdate, Toolset
 from app.variations.schemas import Variation, VariationFields
 
 router = APIRouter(
@@ -90,7 +90,7 @@ async def get_staging_version(
 async def update_staging_version(
     project: ProjectParam,
     toolset: ToolsetParam,
-    body: ToolsetUpdate,
+    body: StagingUpdate,
     response: Response,
     if_match: IfMatch = None,
     service: StagingService = Depends(staging_service),

@@ -25,7 +25,7 @@ from app.releases.service import as_release, record_release, replayed_release, r
 from app.serving import state
 from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
-from app.toolsets.schemas import Toolset, ToolsetUpdate
+from app.toolsets.schemas import StagingUpdate, Toolset
 from app.toolsets.service import (
     SLUG_CONSTRAINTS,
     ToolsetSlugTaken,
@@ -145,7 +145,7 @@ class StagingService:
         if live["current_release_id"] is not None:
             current = await release_queries.get_release(self.conn, live["current_release_id"])
             now = await state.current_state(self.conn, live["id"])
-            published = await state.release_state(self.conn, current["id"], self.pointers)
+            published = await state.release_state(self.conn, current["id"], self.pointers, live["slug"])
             if now == published | {"release_number": None}:
                 number: int = current["release_number"]
                 return number
@@ -212,7 +212,7 @@ class StagingService:
             live = await live_toolset(self.conn, self.org, project, slug)
             return Toolset.model_validate(await self._staging_of(project, live))
 
-    async def update(self, project: str, slug: str, body: ToolsetUpdate, if_match: str | None) -> Toolset:
+    async def update(self, project: str, slug: str, body: StagingUpdate, if_match: str | None) -> Toolset:
         try:
             async with self.conn.begin():
                 live = await locked_live_toolset(self.conn, self.org, project, slug)
@@ -372,14 +372,11 @@ class StagingService:
         return live, release_id, number
 
     async def _bring_live_to_staging(self, live: RowMapping, staging: RowMapping) -> RowMapping:
-        """Live metadata, prompt attachments and own variations become the staging copy's.
+        """Live metadata, prompt attachments and own variations become the staging copy's
+        (but the slug: the staging copy always carries the live one).
 
         (The selection follows through the toolset_versions row that capture writes.)
         """
-        if staging["slug"] != live["slug"] and await toolset_queries.slug_taken(
-            self.conn, live["project_id"], staging["slug"], live["id"]
-        ):
-            raise ToolsetSlugTaken(f"A toolset with slug '{staging['slug']}' already exists.")
         if live["tool_variations_group_id"] is not None and staging["tool_variations_group_id"] is not None:
             # The common case, in one statement: the live group takes the staging group's variations.
             await variation_queries.sync_group_from(
@@ -398,7 +395,6 @@ class StagingService:
             self.conn,
             live["id"],
             name=staging["name"],
-            slug=staging["slug"],
             description=staging["description"],
             version=version,
         )

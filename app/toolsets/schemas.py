@@ -111,6 +111,26 @@ class ToolsetUpdate(Schema):
         return value
 
 
+def _staging_update_json_schema(schema: dict[str, Any]) -> None:
+    _update_json_schema(schema)
+    schema["properties"].pop("slug")
+
+
+class StagingUpdate(ToolsetUpdate):
+    """updateStagingVersion: the fields of updateToolset but `slug`. A staging copy carries its
+    live toolset's slug, the toolset's address, which changes only through updateToolset."""
+
+    model_config = ConfigDict(json_schema_extra=_staging_update_json_schema)
+
+    @field_validator("slug", mode="before")
+    @classmethod
+    def _refuse_slug(cls, value: Any) -> Any:
+        raise ValueError(
+            "a staging copy carries its live toolset's slug: change the slug on the toolset itself "
+            "(PATCH /v1/projects/{project}/toolsets/{toolset})"
+        )
+
+
 class Toolset(BaseModel):
     """A live toolset, or its staging copy."""
 

@@ -16,6 +16,7 @@ from app.kit.errors import Conflict, NotFound, Unprocessable, violated_constrain
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
+from app.releases import queries as release_queries
 from app.serving.pointers import PointerCache
 from app.toolsets import queries
 from app.toolsets.schemas import Toolset, ToolsetCreate, ToolsetUpdate
@@ -209,6 +210,7 @@ class ToolsetService:
         # reads its own writes at once; the others hear the trigger's NOTIFY.
         self.pointers = pointers
         self.org = principal.organization_id
+        self.actor = principal.key_id
 
     async def _project_id(self, project: str) -> UUID:
         project_id: UUID = (await resolve_project(self.conn, self.org, project))["id"]
@@ -268,16 +270,32 @@ class ToolsetService:
             async with self.conn.begin():
                 row = await locked_live_toolset(self.conn, self.org, project, slug)
                 check_if_match(if_match, row["version"])
-                if row["editing_mode"] == "staging":
+                # The slug is the toolset's address, not part of what it serves: in staging mode
+                # it is the one field edited on the live toolset.
+                if row["editing_mode"] == "staging" and body.model_fields_set - {"slug"}:
                     raise staging_mode_refusal(project, slug)
                 await apply_toolset_update(self.conn, row, row["id"], row["project_id"], body)
-                row = await queries.get_toolset(self.conn, row["id"])
+                renamed = await queries.get_toolset(self.conn, row["id"])
+                if renamed["slug"] != row["slug"]:
+                    await self._follow_rename(row, renamed["slug"])
+                row = renamed
         except IntegrityError as exc:
             if violated_constraint(exc) not in SLUG_CONSTRAINTS:
                 raise
             raise ToolsetSlugTaken(f"A toolset with slug '{body.slug}' already exists.") from exc
         self.pointers.invalidate(row["id"])
         return Toolset.model_validate(row)
+
+    async def _follow_rename(self, live: RowMapping, new_slug: str) -> None:
+        """A staging copy carries its live toolset's slug; the move is audited."""
+        staging = await queries.find_staging_copy(self.conn, live["id"])
+        if staging is not None:
+            await queries.update_toolset(self.conn, staging["id"], slug=new_slug)
+        number = live["current_release_number"]
+        details = {"from_slug": live["slug"], "to_slug": new_slug}
+        await release_queries.insert_audit_entry(
+            self.conn, live["id"], "rename", self.actor, number, number, details
+        )
 
     async def delete(self, project: str, slug: str, if_match: str | None) -> None:
         async with self.conn.begin():
