@@ -6,7 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, NoResultFound
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -210,6 +210,13 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return await _unhandled(request, exc)
 
 
+async def _vanished(request: Request, exc: Exception) -> JSONResponse:
+    """A row a request had just read was deleted before its next statement (reads run in
+    READ COMMITTED, one snapshot per statement): for the client it does not exist."""
+    logger.info("a row vanished during %s %s", request.method, request.url.path)
+    return problem_response(404, "not_found", "Not found", "It was deleted while this request read it.")
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # Starlette answers this outermost, after the request id middleware has finished: take the
     # id from the scope, for the log line and for the response a client quotes to operators.
@@ -237,4 +244,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolTimeoutError, _pool_exhausted)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(NoResultFound, _vanished)
     app.add_exception_handler(Exception, _unhandled)
