@@ -1,5 +1,6 @@
 """Small async helpers that set up state through the API, as a client would."""
 
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
@@ -62,3 +63,16 @@ async def create_prompt_template(
     assert response.status_code == 201, response.text
     template: dict[str, Any] = response.json()
     return template
+
+
+async def ok(call: Awaitable[httpx.Response], status: int | None = None) -> Any:
+    """Await a setup request and fail the test at once unless it succeeded (any 2xx, or
+    exactly `status`): a setup edit that fails must not let a test pass silently.
+    Returns the response's JSON (None for an empty body)."""
+    response = await call
+    where = f"{response.request.method} {response.request.url.path}"
+    if status is None:
+        assert response.is_success, f"{where} answered {response.status_code}: {response.text}"
+    else:
+        assert response.status_code == status, f"{where} answered {response.status_code}: {response.text}"
+    return response.json() if response.content else None

@@ -10,7 +10,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.releases.capture import capture_source_state, capture_toolset_state, capture_variations_state
-from tests.factories import create_deployment, create_project, create_prompt_template, make_tools
+from tests.factories import create_deployment, create_project, create_prompt_template, make_tools, ok
 
 
 @contextmanager
@@ -111,8 +111,10 @@ async def test_capture_reuses_identical_state(
     assert first == second
 
     # A change in one place captures a new row there only.
-    await client.put(
-        "/v1/projects/p/variations/tools:http:petstore:op_0000", json={"name": "changed"}, headers=auth
+    await ok(
+        client.put(
+            "/v1/projects/p/variations/tools:http:petstore:op_0000", json={"name": "changed"}, headers=auth
+        )
     )
     async with engine.begin() as conn:
         third = await capture_all(conn, toolset_id)
@@ -141,7 +143,7 @@ async def test_a_new_deployment_or_template_revision_captures_a_new_source_state
     project_id = UUID((await client.get("/v1/projects/p", headers=auth)).json()["id"])
     async with engine.begin() as conn:
         first = await capture_source_state(conn, project_id)
-    await client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Bye"}, headers=auth)
+    await ok(client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Bye"}, headers=auth))
     async with engine.begin() as conn:
         second = await capture_source_state(conn, project_id)
     await create_deployment(client, auth, "p", make_tools(3))

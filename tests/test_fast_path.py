@@ -8,6 +8,7 @@ import httpx
 
 from app.serving.engine import served_states
 from tests.conftest import MakeHeaders
+from tests.factories import ok
 from tests.helpers_toolsets import BASE, project_with_toolset, switch
 
 
@@ -35,7 +36,7 @@ async def test_a_cached_staging_mode_read_is_answered_before_routing_without_the
     client: httpx.AsyncClient, auth: dict[str, str], app_and_tables: Any
 ) -> None:
     await project_with_toolset(client, auth)
-    await switch(client, auth, "staging")
+    await ok(switch(client, auth, "staging"))
     first = await client.get(f"{BASE}/effective", headers=auth)  # fills the caches
     with without_database_or_route(app_and_tables):
         fast = await client.get(f"{BASE}/effective", headers=auth)
@@ -51,13 +52,13 @@ async def test_the_fast_path_refuses_what_the_route_refuses(
     client: httpx.AsyncClient, auth: dict[str, str], headers: MakeHeaders
 ) -> None:
     await project_with_toolset(client, auth)
-    await switch(client, auth, "staging")
+    await ok(switch(client, auth, "staging"))
     assert (await client.get(f"{BASE}/effective", headers=auth)).status_code == 200
     write_only = await headers(scopes=("write",))
     stranger = await headers(org="org-b")
     # Both keys are verified (and so cached) by a first request of their own.
-    await client.get("/v1/projects", headers=write_only)
-    await client.get("/v1/projects", headers=stranger)
+    await ok(client.get("/v1/projects", headers=write_only))
+    await ok(client.get("/v1/projects", headers=stranger))
     assert (await client.get(f"{BASE}/effective", headers=write_only)).status_code == 403
     assert (await client.get(f"{BASE}/effective", headers=stranger)).status_code == 404
     assert (

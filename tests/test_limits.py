@@ -19,7 +19,7 @@ from app.kit.pagination import MAX_LIMIT, Page
 from app.kit.schemas import Page as PageModel
 from app.main import API_PREFIX, API_ROUTERS
 from app.settings import get_settings
-from tests.factories import create_project, make_tools
+from tests.factories import create_project, make_tools, ok
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset
 
 ROUTES = [
@@ -198,7 +198,7 @@ async def test_a_page_holds_at_most_100_items(
 
 async def test_a_long_list_pages_in_hundreds(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     await create_project(client, auth)
-    await client.post("/v1/projects/p/deployments", json={"tools": make_tools(250)}, headers=auth)
+    await ok(client.post("/v1/projects/p/deployments", json={"tools": make_tools(250)}, headers=auth))
     page = (await client.get("/v1/projects/p/tools", params={"limit": 100}, headers=auth)).json()
     assert len(page["items"]) == 100
     assert page["next_cursor"]

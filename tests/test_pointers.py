@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 
 from app.serving.pointers import CHANNEL, PointerCache
+from tests.factories import ok
 from tests.helpers_toolsets import BASE, effective, project_with_toolset, switch
 
 
@@ -45,7 +46,7 @@ async def test_the_trigger_notifies_when_what_a_toolset_serves_changes(
     listener = await asyncpg.connect(database_url)
     try:
         await listener.add_listener(CHANNEL, lambda *args: heard.put_nowait(args[3]))
-        await switch(client, auth, "staging")
+        await ok(switch(client, auth, "staging"))
         assert await asyncio.wait_for(heard.get(), 5) == toolset["id"]
     finally:
         await listener.close()
@@ -55,14 +56,14 @@ async def test_another_process_serves_a_publish_as_soon_as_it_commits(
     client: httpx.AsyncClient, second_app: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await project_with_toolset(client, auth)
-    await switch(client, auth, "staging")
+    await ok(switch(client, auth, "staging"))
     before = (await second_app.get(f"{BASE}/effective", headers=auth)).json()
     assert before["release_number"] == 1
     cached = second_app.app.state.pointers.get(("org-a", "p", "pets"))  # type: ignore[attr-defined]
     assert cached is not None, "the second instance should now serve release 1 from its cache"
 
-    await client.post(f"{BASE}/staging", headers=auth)
-    await client.patch(f"{BASE}/staging", json={"name": "Published"}, headers=auth)
+    await ok(client.post(f"{BASE}/staging", headers=auth))
+    await ok(client.patch(f"{BASE}/staging", json={"name": "Published"}, headers=auth))
     assert (await client.post(f"{BASE}/staging/publish", headers=auth)).status_code == 201
     assert (await effective(client, auth))["release_number"] == 2  # this process: at once
 

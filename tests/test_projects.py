@@ -1,6 +1,7 @@
 import httpx
 
 from tests.conftest import MakeHeaders
+from tests.factories import ok
 
 
 async def test_create_get_and_list_projects(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
@@ -27,7 +28,7 @@ async def test_duplicate_slug_is_a_conflict(client: httpx.AsyncClient, auth: dic
 
 async def test_list_projects_pages_with_a_cursor(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     for i in range(5):
-        await client.post("/v1/projects", json={"name": f"P{i}", "slug": f"p{i}"}, headers=auth)
+        await ok(client.post("/v1/projects", json={"name": f"P{i}", "slug": f"p{i}"}, headers=auth))
     seen: list[str] = []
     cursor = None
     while True:
@@ -54,7 +55,7 @@ async def test_project_limits_follow_the_platform(client: httpx.AsyncClient, aut
 async def test_another_organization_sees_404(client: httpx.AsyncClient, headers: MakeHeaders) -> None:
     mine = await headers(org="org-a")
     theirs = await headers(org="org-b")
-    await client.post("/v1/projects", json={"name": "Mine", "slug": "mine"}, headers=mine)
+    await ok(client.post("/v1/projects", json={"name": "Mine", "slug": "mine"}, headers=mine))
     assert (await client.get("/v1/projects/mine", headers=theirs)).status_code == 404
     assert (await client.get("/v1/projects", headers=theirs)).json()["items"] == []
     # The same slug is free in another organization.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db.tables import prompt_templates
 from app.prompt_templates import queries
 from tests.conftest import MakeHeaders
-from tests.factories import create_project, create_prompt_template
+from tests.factories import create_project, create_prompt_template, ok
 
 URL = "/v1/projects/p/prompt-templates"
 
@@ -142,7 +142,7 @@ async def test_delete_is_a_tombstone_and_frees_the_name(
 ) -> None:
     await create_project(client, auth)
     old = await create_prompt_template(client, auth, "p", name="greet", prompt="old v1")
-    await client.put(f"{URL}/greet", json={"prompt": "old v2"}, headers=auth)
+    await ok(client.put(f"{URL}/greet", json={"prompt": "old v2"}, headers=auth))
 
     deleted = await client.delete(f"{URL}/greet", headers=auth)
     assert deleted.status_code == 204
@@ -233,7 +233,7 @@ async def test_templates_and_revisions_page_with_a_cursor(
     assert [t["name"] for t in listed] == ["a", "b", "c", "d", "e"]
 
     for i in range(2, 6):
-        await client.put(f"{URL}/c", json={"prompt": f"v{i}"}, headers=auth)
+        await ok(client.put(f"{URL}/c", json={"prompt": f"v{i}"}, headers=auth))
     revisions = await _all_pages(client, f"{URL}/c/revisions", auth, limit=2)
     assert [r["revision"] for r in revisions] == [5, 4, 3, 2, 1]
     assert [r["prompt"] for r in revisions[:4]] == ["v5", "v4", "v3", "v2"]
@@ -328,7 +328,7 @@ async def test_auth_answers_for_every_prompt_template_route(
     read_only = await headers(org="org-a", scopes=("read",))
     write_only = await headers(org="org-a", scopes=("write",))
     other_org = await headers(org="org-b")
-    for method, path, body, scope, ok in routes:
+    for method, path, body, scope, expected in routes:
         assert (await client.request(method, path, json=body)).status_code == 401, path
         forbidden = await client.request(
             method, path, json=body, headers=read_only if scope == "write" else write_only
@@ -337,4 +337,4 @@ async def test_auth_answers_for_every_prompt_template_route(
         hidden = await client.request(method, path, json=body, headers=other_org)
         assert hidden.status_code == 404, path
         assert hidden.json()["code"] == "project_not_found"
-        assert (await client.request(method, path, json=body, headers=mine)).status_code == ok, path
+        assert (await client.request(method, path, json=body, headers=mine)).status_code == expected, path

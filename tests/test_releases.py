@@ -5,7 +5,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import MakeHeaders
-from tests.factories import create_deployment, make_tools
+from tests.factories import create_deployment, make_tools, ok
 from tests.helpers_toolsets import BASE, URNS, effective, project_with_toolset, switch
 
 
@@ -64,8 +64,8 @@ async def test_release_state_stays_identical_after_every_kind_of_later_edit(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await project_with_toolset(client, auth)
-    await client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "global"}, headers=auth)
-    await client.put(f"{BASE}/variations/{URNS[1]}", json={"description": "mine"}, headers=auth)
+    await ok(client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "global"}, headers=auth))
+    await ok(client.put(f"{BASE}/variations/{URNS[1]}", json={"description": "mine"}, headers=auth))
     await release(client, auth)
     published = (await client.get(f"{BASE}/releases/1/state", headers=auth)).json()
     assert published["release_number"] == 1
@@ -74,15 +74,15 @@ async def test_release_state_stays_identical_after_every_kind_of_later_edit(
     assert published["prompts"][0]["prompt"] == "Hello"
 
     # Every kind of later edit, none of which may reach release 1.
-    await client.patch(BASE, json={"name": "Renamed", "tool_urns": URNS}, headers=auth)
-    await client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "global2"}, headers=auth)
-    await client.delete(f"{BASE}/variations/{URNS[1]}", headers=auth)
-    await client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Bye"}, headers=auth)
+    await ok(client.patch(BASE, json={"name": "Renamed", "tool_urns": URNS}, headers=auth))
+    await ok(client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "global2"}, headers=auth))
+    await ok(client.delete(f"{BASE}/variations/{URNS[1]}", headers=auth))
+    await ok(client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Bye"}, headers=auth))
     changed_tools = make_tools(4)
     for tool in changed_tools:
         tool["description"] = "redeployed"
     await create_deployment(client, auth, "p", changed_tools)
-    await client.delete("/v1/projects/p/prompt-templates/greet", headers=auth)
+    await ok(client.delete("/v1/projects/p/prompt-templates/greet", headers=auth))
     await release(client, auth)
 
     assert (await client.get(f"{BASE}/releases/1/state", headers=auth)).json() == published
@@ -139,8 +139,8 @@ async def test_rollback_and_roll_forward(client: httpx.AsyncClient, auth: dict[s
     await project_with_toolset(client, auth)
     assert (await switch(client, auth, "staging")).status_code == 200  # captures release 1
     one = await effective(client, auth)
-    await client.post(f"{BASE}/staging", headers=auth)
-    await client.patch(f"{BASE}/staging", json={"name": "Two", "tool_urns": URNS[:3]}, headers=auth)
+    await ok(client.post(f"{BASE}/staging", headers=auth))
+    await ok(client.patch(f"{BASE}/staging", json={"name": "Two", "tool_urns": URNS[:3]}, headers=auth))
     assert (await client.post(f"{BASE}/staging/publish", headers=auth)).status_code == 201
     two = await effective(client, auth)
     assert two["release_number"] == 2
@@ -184,21 +184,23 @@ async def test_a_release_of_another_toolset_is_not_found(
         "/v1/projects/p/toolsets", json={"name": "Other", "tool_urns": []}, headers=auth
     )
     assert other.status_code == 201
-    await client.post("/v1/projects/p/toolsets/other/releases", headers=auth)
-    await client.post("/v1/projects/p/toolsets/other/releases", headers=auth)
-    await switch(client, auth, "staging")
+    await ok(client.post("/v1/projects/p/toolsets/other/releases", headers=auth))
+    await ok(client.post("/v1/projects/p/toolsets/other/releases", headers=auth))
+    await ok(switch(client, auth, "staging"))
     assert (await client.post(f"{BASE}/releases/2/rollback", headers=auth)).status_code == 404
 
 
 async def test_diff_between_releases_and_live(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     await project_with_toolset(client, auth)
     await release(client, auth)
-    await client.patch(
-        BASE,
-        json={"name": "Pets v2", "tool_urns": [URNS[1], URNS[2]], "prompt_template_names": []},
-        headers=auth,
+    await ok(
+        client.patch(
+            BASE,
+            json={"name": "Pets v2", "tool_urns": [URNS[1], URNS[2]], "prompt_template_names": []},
+            headers=auth,
+        )
     )
-    await client.put(f"{BASE}/variations/{URNS[1]}", json={"summary": "new summary"}, headers=auth)
+    await ok(client.put(f"{BASE}/variations/{URNS[1]}", json={"summary": "new summary"}, headers=auth))
     diff = await client.get(f"{BASE}/diff", params={"from": "release:1", "to": "live"}, headers=auth)
     assert diff.status_code == 200, diff.text
     body = diff.json()
@@ -223,8 +225,8 @@ async def test_deleting_a_toolset_removes_its_releases(
 ) -> None:
     await project_with_toolset(client, auth)
     await release(client, auth)
-    await switch(client, auth, "staging")
-    await client.post(f"{BASE}/staging", headers=auth)
+    await ok(switch(client, auth, "staging"))
+    await ok(client.post(f"{BASE}/staging", headers=auth))
     assert (await client.delete(BASE, headers=auth)).status_code == 204
     async with engine.connect() as conn:
         counts = (

@@ -5,7 +5,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import MakeHeaders
-from tests.factories import create_deployment, make_tools
+from tests.factories import create_deployment, make_tools, ok
 from tests.helpers_toolsets import BASE, URNS, effective, project_with_toolset, switch
 
 
@@ -103,7 +103,7 @@ async def test_live_edits_in_staging_mode_are_refused_with_a_pointer_to_staging(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await project_with_toolset(client, auth)
-    await switch(client, auth, "staging")
+    await ok(switch(client, auth, "staging"))
     edit = await client.patch(BASE, json={"name": "x"}, headers=auth)
     assert edit.status_code == 409
     assert edit.json()["code"] == "toolset_in_staging_mode"
@@ -117,7 +117,7 @@ async def test_staging_refusals(client: httpx.AsyncClient, auth: dict[str, str])
     not_staging = await client.post(f"{BASE}/staging", headers=auth)
     assert not_staging.status_code == 409
     assert not_staging.json()["code"] == "not_in_staging_mode"
-    await switch(client, auth, "staging")
+    await ok(switch(client, auth, "staging"))
     first = await client.post(f"{BASE}/staging", headers=auth)
     second = await client.post(f"{BASE}/staging", headers=auth)
     assert second.status_code == 409
@@ -164,7 +164,7 @@ async def test_a_publish_aborted_halfway_leaves_no_release_and_the_staging_copy_
     client: httpx.AsyncClient, auth: dict[str, str], engine: AsyncEngine
 ) -> None:
     created = await staging_mode_with_copy(client, auth)
-    await client.patch(f"{BASE}/staging", json={"name": "Half"}, headers=auth)
+    await ok(client.patch(f"{BASE}/staging", json={"name": "Half"}, headers=auth))
     # The release row is inserted after every capture; failing there aborts the whole transaction.
     async with engine.begin() as conn:
         await conn.execute(
@@ -200,17 +200,17 @@ async def test_global_edits_reach_a_staging_mode_toolset_only_at_its_next_publis
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await project_with_toolset(client, auth)
-    await switch(client, auth, "staging")
+    await ok(switch(client, auth, "staging"))
     served = await effective(client, auth)
-    await client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "global"}, headers=auth)
-    await client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Changed"}, headers=auth)
+    await ok(client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "global"}, headers=auth))
+    await ok(client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Changed"}, headers=auth))
     tools = make_tools(4)
     tools[1]["description"] = "redeployed"
     await create_deployment(client, auth, "p", tools)
     assert await effective(client, auth) == served
 
-    await client.post(f"{BASE}/staging", headers=auth)
-    await client.post(f"{BASE}/staging/publish", headers=auth)
+    await ok(client.post(f"{BASE}/staging", headers=auth))
+    await ok(client.post(f"{BASE}/staging/publish", headers=auth))
     now = await effective(client, auth)
     assert now["tools"][0]["name"] == "global"
     assert now["tools"][1]["description"] == "redeployed"
@@ -243,7 +243,7 @@ async def test_deleting_the_live_toolset_removes_its_staging_copy(
     client: httpx.AsyncClient, auth: dict[str, str], engine: AsyncEngine
 ) -> None:
     await staging_mode_with_copy(client, auth)
-    await client.put(f"{BASE}/staging/variations/{URNS[0]}", json={"name": "x"}, headers=auth)
+    await ok(client.put(f"{BASE}/staging/variations/{URNS[0]}", json={"name": "x"}, headers=auth))
     assert (await client.delete(BASE, headers=auth)).status_code == 204
     async with engine.connect() as conn:
         remaining = (

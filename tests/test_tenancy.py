@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import API_PREFIX, API_ROUTERS
 from tests.conftest import MakeHeaders
+from tests.factories import ok
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset, switch
 
 ROUTES = sorted(
@@ -71,13 +72,13 @@ def required_scope(route: APIRoute) -> str:
 async def world(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, str]:
     """Organization A with one of everything; returns ids for the paths that need them."""
     await project_with_toolset(client, auth)
-    await client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "v"}, headers=auth)
-    await client.post(f"{BASE}/releases", headers=auth)
-    await switch(client, auth, "staging")
-    await client.post(f"{BASE}/staging", headers=auth)
-    await client.put(f"{BASE}/staging/variations/{URNS[0]}", json={"name": "s"}, headers=auth)
-    await client.put(
-        "/v1/projects/p/upstreams/petstore", json={"base_url": "https://a.example"}, headers=auth
+    await ok(client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "v"}, headers=auth))
+    await ok(client.post(f"{BASE}/releases", headers=auth))
+    await ok(switch(client, auth, "staging"))
+    await ok(client.post(f"{BASE}/staging", headers=auth))
+    await ok(client.put(f"{BASE}/staging/variations/{URNS[0]}", json={"name": "s"}, headers=auth))
+    await ok(
+        client.put("/v1/projects/p/upstreams/petstore", json={"base_url": "https://a.example"}, headers=auth)
     )
     deployment = (await client.get("/v1/projects/p/deployments/active", headers=auth)).json()
     hook = {"url": "http://127.0.0.1:9/hooks", "events": ["schedule.failed"]}  # never fires here

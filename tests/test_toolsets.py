@@ -3,7 +3,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import MakeHeaders
-from tests.factories import create_deployment, create_project, create_prompt_template, make_tools
+from tests.factories import create_deployment, create_project, create_prompt_template, make_tools, ok
 
 URN = "tools:http:petstore:op_{:04d}"
 
@@ -202,6 +202,6 @@ async def test_effective_toolset_in_iteration_mode(client: httpx.AsyncClient, au
     assert effective["prompts"] == [{"name": "greet", "description": None, "prompt": "Hi", "arguments": []}]
 
     # Iteration mode serves current data: a template revision shows at once.
-    await client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Hello"}, headers=auth)
+    await ok(client.put("/v1/projects/p/prompt-templates/greet", json={"prompt": "Hello"}, headers=auth))
     effective = (await client.get("/v1/projects/p/toolsets/pets/effective", headers=auth)).json()
     assert effective["prompts"][0]["prompt"] == "Hello"

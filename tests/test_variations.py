@@ -3,7 +3,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import MakeHeaders
-from tests.factories import create_deployment, create_project, make_tools
+from tests.factories import create_deployment, create_project, make_tools, ok
 
 URN = "tools:http:petstore:op_0000"
 OTHER = "tools:http:petstore:op_0001"
@@ -55,7 +55,7 @@ async def test_edits_insert_rows_and_never_update_them(
 
 async def test_delete_is_a_tombstone_version(client: httpx.AsyncClient, auth: dict[str, str]) -> None:
     await setup(client, auth)
-    await client.put(f"/v1/projects/p/variations/{URN}", json={"name": "a"}, headers=auth)
+    await ok(client.put(f"/v1/projects/p/variations/{URN}", json={"name": "a"}, headers=auth))
     assert (await client.delete(f"/v1/projects/p/variations/{URN}", headers=auth)).status_code == 204
     assert (await client.get("/v1/projects/p/variations", headers=auth)).json()["items"] == []
     versions = (await client.get(f"/v1/projects/p/variations/{URN}/versions", headers=auth)).json()["items"]
@@ -77,7 +77,7 @@ async def test_group_version_is_reused_when_nothing_changed(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await setup(client, auth)
-    await client.put(f"/v1/projects/p/variations/{URN}", json={"name": "a"}, headers=auth)
+    await ok(client.put(f"/v1/projects/p/variations/{URN}", json={"name": "a"}, headers=auth))
     first = (await client.post("/v1/projects/p/variations/group-versions", headers=auth)).json()
     assert first["version"] == 1
     assert first["created"] is True
@@ -85,7 +85,7 @@ async def test_group_version_is_reused_when_nothing_changed(
     again = (await client.post("/v1/projects/p/variations/group-versions", headers=auth)).json()
     assert again["id"] == first["id"]
     assert again["created"] is False
-    await client.put(f"/v1/projects/p/variations/{OTHER}", json={"name": "b"}, headers=auth)
+    await ok(client.put(f"/v1/projects/p/variations/{OTHER}", json={"name": "b"}, headers=auth))
     changed = (await client.post("/v1/projects/p/variations/group-versions", headers=auth)).json()
     assert changed["version"] == 2
     assert len(changed["variation_ids"]) == 2
@@ -95,10 +95,12 @@ async def test_toolset_variations_apply_over_global_ones_field_by_field(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await setup(client, auth)
-    await client.put(
-        f"/v1/projects/p/variations/{URN}",
-        json={"name": "global_name", "description": "global description", "read_only_hint": False},
-        headers=auth,
+    await ok(
+        client.put(
+            f"/v1/projects/p/variations/{URN}",
+            json={"name": "global_name", "description": "global description", "read_only_hint": False},
+            headers=auth,
+        )
     )
     toolset_put = await client.put(
         f"/v1/projects/p/toolsets/pets/variations/{URN}", json={"name": "toolset_name"}, headers=auth
