@@ -57,7 +57,7 @@ async def test_the_fast_path_refuses_what_the_route_refuses(
     write_only = await headers(scopes=("write",))
     stranger = await headers(org="org-b")
     # Both keys are verified (and so cached) by a first request of their own.
-    await ok(client.get("/v1/projects", headers=write_only))
+    assert (await client.get("/v1/projects", headers=write_only)).status_code == 403
     await ok(client.get("/v1/projects", headers=stranger))
     assert (await client.get(f"{BASE}/effective", headers=write_only)).status_code == 403
     assert (await client.get(f"{BASE}/effective", headers=stranger)).status_code == 404

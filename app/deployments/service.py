@@ -23,6 +23,7 @@ from app.kit.database import get_connection
 from app.kit.errors import NotFound, Unprocessable
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
+from app.serving.names import refuse_duplicate_names_in_project
 
 
 class DeploymentNotFound(NotFound):
@@ -46,6 +47,8 @@ class DeploymentService:
             row = await queries.insert_deployment(self.conn, self.org, project["id"])
             tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], tools)
             resource_count = await queries.insert_resources(self.conn, project["id"], row["id"], resources)
+            # The new active deployment feeds every state computed from current data.
+            await refuse_duplicate_names_in_project(self.conn, project["id"])
         return Deployment.model_validate({**row, "tool_count": tool_count, "resource_count": resource_count})
 
     async def import_openapi(

@@ -27,6 +27,7 @@ from app.releases import queries as release_queries
 from app.releases.diff import diff_states
 from app.releases.schemas import AuditEntry, Release, StateDiff
 from app.serving import state
+from app.serving.names import refuse_duplicate_names
 from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
 from app.toolsets.service import live_toolset, locked_live_toolset, no_staging_copy, to_staging_mode
@@ -68,6 +69,7 @@ async def record_release(
     or its staging copy at publish. The caller holds the live row's lock and has
     brought the live toolset's own variations group to what is being released.
     """
+    await refuse_duplicate_names(conn, [source_id])  # no release serves two tools with one name
     source_state_id = await capture.capture_source_state(conn, live["project_id"])
     toolset_version_id = await capture.capture_toolset_state(conn, live["id"], source_id)
     variations = await capture.capture_variations_state(

@@ -23,6 +23,7 @@ from app.releases.diff import diff_states
 from app.releases.schemas import Release, StateDiff
 from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
 from app.serving import state
+from app.serving.names import refuse_duplicate_names
 from app.serving.pointers import PointerCache
 from app.toolsets import queries as toolset_queries
 from app.toolsets.schemas import StagingUpdate, Toolset
@@ -103,6 +104,8 @@ class StagingService:
                         raise await self._staging_blocks_switch(project, live, staging)
                     await self._delete_staging(staging)
                     details["discarded_staging_version"] = staging["version"]
+                # From now on the toolset serves its current data.
+                await refuse_duplicate_names(self.conn, [live["id"]])
             version = await toolset_queries.next_history_version(self.conn, live["id"])
             await toolset_queries.update_toolset(self.conn, live["id"], editing_mode=mode, version=version)
             await release_queries.insert_audit_entry(
@@ -270,6 +273,7 @@ class StagingService:
             row, changed = await write_variation(self.conn, live["project_id"], group_id, tool_urn, fields)
             version: int = staging["version"]
             if changed:
+                await refuse_duplicate_names(self.conn, [staging["id"]])
                 version = await toolset_queries.next_history_version(self.conn, live["id"])
                 await toolset_queries.update_toolset(self.conn, staging["id"], version=version)
         return as_variation(row), version

@@ -17,6 +17,7 @@ from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
 from app.releases import queries as release_queries
+from app.serving.names import refuse_duplicate_names
 from app.serving.pointers import PointerCache
 from app.toolsets import queries
 from app.toolsets.schemas import Toolset, ToolsetCreate, ToolsetUpdate
@@ -161,6 +162,7 @@ async def apply_toolset_update(
     resource_urns = _unique_sorted(changes.get("resource_urns", row["resource_urns"]))
     if tool_urns != list(row["tool_urns"]) or resource_urns != list(row["resource_urns"]):
         await queries.insert_selection(conn, row["id"], tool_urns, resource_urns, row["toolset_version_id"])
+        await refuse_duplicate_names(conn, [row["id"]])
         changed = True
     # Compared by history, not by name: a template deleted and created again under its name is
     # another template, and naming it attaches the new one.
@@ -242,6 +244,7 @@ class ToolsetService:
                     None,
                 )
                 await queries.replace_prompts(self.conn, toolset_id, prompts or [])
+                await refuse_duplicate_names(self.conn, [toolset_id])
                 row = await queries.get_toolset(self.conn, toolset_id)
         except IntegrityError as exc:
             if violated_constraint(exc) not in SLUG_CONSTRAINTS:

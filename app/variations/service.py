@@ -17,6 +17,7 @@ from app.kit.errors import NotFound, Unprocessable
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
+from app.serving.names import refuse_duplicate_names, refuse_duplicate_names_in_project
 from app.toolsets import queries as toolset_queries
 from app.toolsets.service import live_toolset, locked_live_toolset, staging_mode_refusal
 from app.variations import queries
@@ -144,7 +145,9 @@ class VariationService:
             group_id = await queries.find_global_group(self.conn, project_id)
             if group_id is None:
                 group_id = await queries.create_global_group(self.conn, project_id)
-            row, _ = await write_variation(self.conn, project_id, group_id, tool_urn, body.model_dump())
+            row, changed = await write_variation(self.conn, project_id, group_id, tool_urn, body.model_dump())
+            if changed:
+                await refuse_duplicate_names_in_project(self.conn, project_id)
         return as_variation(row)
 
     async def delete_global(self, project: str, tool_urn: str) -> None:
@@ -154,6 +157,8 @@ class VariationService:
             if group_id is None:
                 raise VariationNotFound(f"No variation of {tool_urn} to delete.")
             await write_variation(self.conn, project_id, group_id, tool_urn, None)
+            # The tool's own name comes back: it may be another tool's served name.
+            await refuse_duplicate_names_in_project(self.conn, project_id)
 
     async def global_versions(
         self, project: str, tool_urn: str, after: list[Any] | None, limit: int
@@ -218,6 +223,7 @@ class VariationService:
             row, changed = await write_variation(self.conn, toolset["project_id"], group_id, tool_urn, fields)
             version: int = toolset["version"]
             if changed:
+                await refuse_duplicate_names(self.conn, [toolset["id"]])
                 version = await toolset_queries.next_history_version(self.conn, toolset["id"])
                 await toolset_queries.update_toolset(self.conn, toolset["id"], version=version)
         return as_variation(row), version
