@@ -105,7 +105,7 @@ async def update_staging_version(
     operation_id="discardStagingVersion",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
-    responses=PRECONDITION,
+    responses=INVALID | PRECONDITION,
 )
 async def discard_staging_version(
     project: ProjectParam,

@@ -91,7 +91,7 @@ async def update_toolset(
     operation_id="deleteToolset",
     status_code=status.HTTP_204_NO_CONTENT,
     dependencies=[RequireWrite],
-    responses=PRECONDITION,
+    responses=INVALID | PRECONDITION,
 )
 async def delete_toolset(
     project: ProjectParam,
