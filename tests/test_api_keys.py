@@ -10,7 +10,7 @@ import pytest
 from app.cli import main
 from app.settings import get_settings
 from tests.conftest import MakeHeaders
-from tests.factories import create_deployment, create_project, make_tools
+from tests.factories import create_deployment, create_project, make_tools, ok
 
 Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 
@@ -74,7 +74,7 @@ async def test_list_api_keys_shows_name_prefix_scopes_and_last_use_but_never_the
     assert key["revoked_at"] is None
     await _create(cli, "--organization", "other", "--name", "elsewhere")
 
-    await client.get("/v1/projects", headers={"Authorization": f"Bearer {raw}"})
+    await ok(client.get("/v1/projects", headers={"Authorization": f"Bearer {raw}"}))
     status, out, _ = await cli("list-api-keys", "--organization", "acme")
     assert status == 0
     header, row = out.strip().splitlines()

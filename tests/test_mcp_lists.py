@@ -9,7 +9,7 @@ from mcp.client.subscriptions import listen
 from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
 
 from app.mcp.changes import EndpointBus
-from tests.factories import create_deployment, create_project, make_tools
+from tests.factories import create_deployment, create_project, make_tools, ok
 from tests.helpers_mcp import modern_session, serve
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset
 from tests.test_mcp_wire import modern
@@ -119,11 +119,13 @@ async def test_tools_list_equals_get_effective_toolset_over_varied_toolsets(
     await create_deployment(client, auth, "p", tools, resources)
     urns = [t["urn"] for t in tools]
     v = "/v1/projects/p/variations"
-    await client.put(
-        f"{v}/{urns[0]}", json={"name": "fetch", "title": "Fetch", "read_only_hint": False}, headers=auth
+    await ok(
+        client.put(
+            f"{v}/{urns[0]}", json={"name": "fetch", "title": "Fetch", "read_only_hint": False}, headers=auth
+        )
     )
-    await client.put(f"{v}/{urns[3]}", json={"description": "Global description"}, headers=auth)
-    await client.put(f"{v}/{urns[4]}", json={"name": "gone_soon"}, headers=auth)
+    await ok(client.put(f"{v}/{urns[3]}", json={"description": "Global description"}, headers=auth))
+    await ok(client.put(f"{v}/{urns[4]}", json={"name": "gone_soon"}, headers=auth))
     assert (await client.delete(f"{v}/{urns[4]}", headers=auth)).status_code == 204  # a tombstone
     template = {
         "name": "adopt",
@@ -134,7 +136,9 @@ async def test_tools_list_equals_get_effective_toolset_over_varied_toolsets(
     assert (
         await client.post("/v1/projects/p/prompt-templates", json=template, headers=auth)
     ).status_code == 201
-    await client.post("/v1/projects/p/prompt-templates", json={"name": "plain", "prompt": "Hi"}, headers=auth)
+    await ok(
+        client.post("/v1/projects/p/prompt-templates", json={"name": "plain", "prompt": "Hi"}, headers=auth)
+    )
     for slug, selection in [("all", urns), ("few", urns[2:5]), ("none", [])]:
         created = await client.post(
             "/v1/projects/p/toolsets",
@@ -150,8 +154,8 @@ async def test_tools_list_equals_get_effective_toolset_over_varied_toolsets(
         )
         assert created.status_code == 201, created.text
     t = "/v1/projects/p/toolsets/all/variations"
-    await client.put(f"{t}/{urns[0]}", json={"description": "Toolset description"}, headers=auth)
-    await client.put(f"{t}/{urns[3]}", json={"title": "Own title", "idempotent_hint": True}, headers=auth)
+    await ok(client.put(f"{t}/{urns[0]}", json={"description": "Toolset description"}, headers=auth))
+    await ok(client.put(f"{t}/{urns[3]}", json={"title": "Own title", "idempotent_hint": True}, headers=auth))
 
     for slug in ("all", "few", "none"):  # iteration mode
         state = (await client.get(f"/v1/projects/p/toolsets/{slug}/effective", headers=auth)).json()
@@ -162,9 +166,11 @@ async def test_tools_list_equals_get_effective_toolset_over_varied_toolsets(
     )
     assert switched.status_code == 200
     await client.put(f"{v}/{urns[5]}", json={"name": "after_release"}, headers=auth)  # reaches release 2 only
-    await client.post("/v1/projects/p/toolsets/all/staging", headers=auth)
-    await client.put(
-        f"/v1/projects/p/toolsets/all/staging/variations/{urns[1]}", json={"title": "T"}, headers=auth
+    await ok(client.post("/v1/projects/p/toolsets/all/staging", headers=auth))
+    await ok(
+        client.put(
+            f"/v1/projects/p/toolsets/all/staging/variations/{urns[1]}", json={"title": "T"}, headers=auth
+        )
     )
     assert (await client.post("/v1/projects/p/toolsets/all/staging/publish", headers=auth)).status_code == 201
 
@@ -194,9 +200,9 @@ async def test_iteration_mode_edits_notify_only_when_what_is_served_changes(
                 return await subscription.__anext__()
 
         # A variation of a tool the toolset does not select: nothing its clients see.
-        await client.put(f"/v1/projects/p/variations/{URNS[3]}", json={"name": "other"}, headers=auth)
+        await ok(client.put(f"/v1/projects/p/variations/{URNS[3]}", json={"name": "other"}, headers=auth))
         # A global variation of a selected tool: its list changes.
-        await client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "renamed"}, headers=auth)
+        await ok(client.put(f"/v1/projects/p/variations/{URNS[0]}", json={"name": "renamed"}, headers=auth))
         assert await next_event() == ToolsListChanged()
         assert [t.name for t in (await session.list_tools()).tools] == ["renamed", "op_0001"]
 
@@ -206,12 +212,12 @@ async def test_iteration_mode_edits_notify_only_when_what_is_served_changes(
         assert updated.status_code == 200, updated.text
         assert await next_event() == PromptsListChanged()  # prompts/get now answers other words
 
-        await client.patch(BASE, json={"tool_urns": URNS[:3]}, headers=auth)
+        await ok(client.patch(BASE, json={"tool_urns": URNS[:3]}, headers=auth))
         event = await next_event()
         assert event == ToolsListChanged()
         await create_deployment(client, auth, "p", make_tools(4))  # same definitions: no change
         await client.patch(BASE, json={"description": "New words"}, headers=auth)  # not a list
-        await client.put(f"/v1/projects/p/variations/{URNS[1]}", json={"description": "d"}, headers=auth)
+        await ok(client.put(f"/v1/projects/p/variations/{URNS[1]}", json={"description": "d"}, headers=auth))
         assert await next_event() == ToolsListChanged()
 
 

@@ -14,12 +14,13 @@ from mcp.client.subscriptions import listen
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import PromptsListChanged, ToolsListChanged
 
+from tests.factories import ok
 from tests.helpers_mcp import Heard, RoundRobin, legacy_session, modern_session, serve
 from tests.helpers_toolsets import BASE, URNS, effective, project_with_toolset, switch
 
 
 async def publish(client: httpx.AsyncClient, auth: dict[str, str], tool_urns: list[str]) -> int:
-    await client.post(f"{BASE}/staging", headers=auth)
+    await ok(client.post(f"{BASE}/staging", headers=auth))
     patched = await client.patch(f"{BASE}/staging", json={"tool_urns": tool_urns}, headers=auth)
     assert patched.status_code == 200, patched.text
     published = await client.post(f"{BASE}/staging/publish", headers=auth)
@@ -172,7 +173,7 @@ async def test_staging_preview_needs_write_and_hears_staging_edits(
 ) -> None:
     await project_with_toolset(client, auth)
     await switch(client, auth, "staging")
-    await client.post(f"{BASE}/staging", headers=auth)
+    await ok(client.post(f"{BASE}/staging", headers=auth))
     read_only = await headers(scopes=("read",))
     async with serve(client._transport.app) as url:  # type: ignore[attr-defined]
         with pytest.raises(Exception):  # noqa: B017,PT011 - the SDK surfaces an HTTP 403 as an error
