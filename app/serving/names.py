@@ -9,8 +9,9 @@ refused in its own transaction. Which states a write can change:
 - a capture (createRelease, publish, the switch to staging mode) checks the state it is
   about to capture, so no release ever serves two tools with one name.
 
-One statement for any number of toolsets, built on the served state's own references
-(`state.CURRENT_REFS`), so the names checked are exactly the names served.
+One statement for any number of toolsets, and the names checked are exactly the names
+served: it runs the served-state statement itself (`state.explainable`, current data)
+for each toolset, laterally, and groups the tools it serves by name.
 """
 
 from collections.abc import Sequence
@@ -23,29 +24,26 @@ from app.kit.errors import Conflict
 from app.serving import state
 
 MAX_REPORTED = 10
+_PLACEHOLDER = UUID(int=0xF00D)  # rendered as a literal, then replaced by the lateral column
 
-_DUPLICATES = text(
-    f"""
-    SELECT named.toolset_id, named.name, array_agg(named.urn ORDER BY named.urn) AS urns
+
+def _duplicates_statement() -> str:
+    served = state.explainable("current", _PLACEHOLDER)
+    assert served.count(f"'{_PLACEHOLDER}'") == 1, "the served-state statement names its toolset once"
+    served = served.replace(f"'{_PLACEHOLDER}'", "target.id")
+    return f"""
+    SELECT target.id AS toolset_id, tool ->> 'name' AS name,
+           array_agg(tool ->> 'urn' ORDER BY tool ->> 'urn') AS urns
     FROM unnest(CAST(:ids AS uuid[])) AS target(id)
-    CROSS JOIN LATERAL (
-        WITH refs AS ({state.CURRENT_REFS.replace(":id", "target.id")})
-        , gv AS (SELECT v.src_tool_urn, v.name
-                 FROM tool_variations v, refs WHERE v.id = ANY(refs.global_ids))
-        , sv AS (SELECT v.src_tool_urn, v.name
-                 FROM tool_variations v, refs WHERE v.id = ANY(refs.toolset_ids))
-        SELECT target.id AS toolset_id, coalesce(sv.name, gv.name, t.name) AS name, t.tool_urn AS urn
-        FROM refs
-        JOIN http_tool_definitions t
-          ON t.deployment_id = refs.deployment_id AND t.tool_urn = ANY(refs.tool_urns)
-        LEFT JOIN gv ON gv.src_tool_urn = t.tool_urn
-        LEFT JOIN sv ON sv.src_tool_urn = t.tool_urn
-    ) AS named
-    GROUP BY named.toolset_id, named.name
+    CROSS JOIN LATERAL ({served}) AS served
+    CROSS JOIN LATERAL jsonb_array_elements(CAST(served.state AS jsonb) -> 'tools') AS tool
+    GROUP BY target.id, tool ->> 'name'
     HAVING count(*) > 1
-    ORDER BY named.name
+    ORDER BY 2
     """
-)
+
+
+_DUPLICATES = text(_duplicates_statement())
 
 _CURRENT_DATA_TOOLSETS = text(
     """
