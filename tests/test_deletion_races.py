@@ -16,7 +16,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from app.serving import state
 from app.toolsets import queries as toolset_queries
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset, switch
 from tests.test_limits import ROUTES, url_for
@@ -89,7 +88,7 @@ async def test_a_read_racing_the_deletion_of_its_toolset_is_404_not_500(
 def forget_cached_states(client: httpx.AsyncClient) -> None:
     app: Any = client._transport.app  # type: ignore[attr-defined]
     app.state.pointers.invalidate()
-    state._release_json.clear()
+    app.state.serving.forget_releases()
 
 
 async def eventually_404(
