@@ -146,9 +146,9 @@ def test_the_body_cache_is_bounded_by_bytes() -> None:
     cache = ServedCache(max_body_bytes=10_000)
     cache.set_listening(True)
     for _ in range(20):
-        cache.put_release_body(uuid4(), b"x" * 3_000)
+        cache.put_release_body(uuid4(), "pets", b"x" * 3_000)
     assert 0 < cache.body_bytes() <= 10_000
-    huge = cache.put_release_body(uuid4(), b"x" * 20_000)  # served, not kept
+    huge = cache.put_release_body(uuid4(), "pets", b"x" * 20_000)  # served, not kept
     assert huge.body == b"x" * 20_000
     assert cache.body_bytes() <= 10_000
 
