@@ -99,20 +99,20 @@ async def test_editing_a_staging_mode_toolset_directly_points_at_its_staging_cop
     assert hint_of(edited, 409, "toolset_in_staging_mode") == f"POST {BASE}/staging"
 
 
-async def test_unpublished_changes_are_mentioned_only_when_there_are_some(
+async def test_a_staging_copy_with_changes_blocks_the_switch_with_a_hint(
     client: httpx.AsyncClient, auth: dict[str, str]
 ) -> None:
     await project_with_toolset(client, auth)
     await switch(client, auth, "staging")
     await client.post(f"{BASE}/staging", headers=auth)
-    unchanged = await switch(client, auth, "iteration")
-    hint = hint_of(unchanged, 409, "staging_exists")
-    assert hint == f'PUT {BASE}/editing-mode {{"mode": "iteration", "discard_staging": true}}'
-    assert "no changes yet" in unchanged.json()["detail"]
-    assert "unpublished" not in unchanged.json()["detail"]
     await client.patch(f"{BASE}/staging", json={"tool_urns": URNS[:1]}, headers=auth)
     changed = await switch(client, auth, "iteration")
+    hint = hint_of(changed, 409, "staging_exists")
+    assert hint == f'PUT {BASE}/editing-mode {{"mode": "iteration", "discard_staging": true}}'
     assert "unpublished changes" in changed.json()["detail"]
+    # An untouched copy does not stop the switch at all (issue 11): nothing is lost.
+    await client.patch(f"{BASE}/staging", json={"tool_urns": URNS[:2]}, headers=auth)
+    assert (await switch(client, auth, "iteration")).status_code == 200
 
 
 async def test_a_slug_with_capitals_answers_that_slugs_are_lowercase(

@@ -61,14 +61,6 @@ class NoStagingToPublish(Conflict):
     code = "no_staging_copy"
 
 
-def _has_changes(changes: dict[str, Any]) -> bool:
-    return bool(changes["metadata"]) or any(
-        changes[kind][side]
-        for kind in ("tools", "resources", "prompts")
-        for side in ("added", "removed", "changed")
-    )
-
-
 def staging_path(project: str, slug: str) -> str:
     return f"/v1/projects/{project}/toolsets/{slug}/staging"
 
@@ -101,7 +93,7 @@ class StagingService:
                         self.conn, staging["id"]
                     ) == await state.current_state(self.conn, live["id"])
                     if not (discard_staging or unchanged):
-                        raise await self._staging_blocks_switch(project, live, staging)
+                        raise self._staging_blocks_switch(project, live)
                     await self._delete_staging(staging)
                     details["discarded_staging_version"] = staging["version"]
                 # From now on the toolset serves its current data.
@@ -122,17 +114,16 @@ class StagingService:
         self.pointers.invalidate(live["id"])
         return Toolset.model_validate(row)
 
-    async def _staging_blocks_switch(
-        self, project: str, live: RowMapping, staging: RowMapping
-    ) -> StagingExists:
+    @staticmethod
+    def _staging_blocks_switch(project: str, live: RowMapping) -> StagingExists:
         base = staging_path(project, live["slug"])
-        changes = await self._changes(live, staging)
-        what = "unpublished changes" if _has_changes(changes) else "no changes yet"
         mode = f"{toolset_path(project, live['slug'])}/editing-mode"
         discard = f'PUT {mode} {{"mode": "iteration", "discard_staging": true}}'
+        # Only a copy that differs from the live toolset stops the switch (switch_mode).
         return StagingExists(
-            f"Toolset '{live['slug']}' has a staging copy ({what}): publish it (POST {base}/publish) or "
-            f"discard it (DELETE {base}) first, or switch and discard it in one call ({discard}).",
+            f"Toolset '{live['slug']}' has a staging copy with unpublished changes: publish it "
+            f"(POST {base}/publish) or discard it (DELETE {base}) first, or switch and discard it "
+            f"in one call ({discard}).",
             hint=discard,
         )
 
