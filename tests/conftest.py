@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import migrations
@@ -90,8 +91,16 @@ async def app_and_tables(database_url: str, engine: AsyncEngine) -> AsyncIterato
 async def client(app_and_tables: object, engine: AsyncEngine) -> AsyncIterator[httpx.AsyncClient]:
     app = app_and_tables
     tables = ", ".join(app.state.test_tables)  # type: ignore[attr-defined]
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            break
+        except DBAPIError as error:
+            # The app's in-process job worker keeps polling its queue; TRUNCATE's locks can
+            # deadlock with it, and PostgreSQL then cancels one side: try again.
+            if getattr(error.orig, "sqlstate", None) != "40P01" or attempt == 4:
+                raise
     app.state.pointers.invalidate()  # type: ignore[attr-defined]  # TRUNCATE fires no row triggers
     # Errors reach the test as the 500 problem a client would get, not as a raised exception.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]

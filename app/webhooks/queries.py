@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, any_, cast, func, literal, select, tuple_
+from sqlalchemy import RowMapping, any_, cast, func, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.tables import UUID_ARRAY, projects, webhook_deliveries, webhook_delivery_attempts, webhooks
@@ -162,6 +162,12 @@ async def mark_pending(conn: AsyncConnection, delivery_id: UUID) -> None:
         .where(webhook_deliveries.c.id == delivery_id)
         .values(status="pending", next_attempt_at=func.now(), updated_at=func.now())
     )
+
+
+async def read_from_one_snapshot(conn: AsyncConnection) -> None:
+    """The first statement of a read whose statements must agree (deliveries, then their
+    attempts): a worker committing an attempt between them is seen whole or not at all."""
+    await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
 
 
 async def list_deliveries(

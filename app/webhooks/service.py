@@ -135,6 +135,7 @@ class WebhookService:
     ) -> tuple[list[WebhookDelivery], str | None]:
         position = _position(after)
         async with self.conn.begin():
+            await queries.read_from_one_snapshot(self.conn)
             await self._webhook(await self._project_id(project), webhook_id)
             rows = await queries.list_deliveries(self.conn, webhook_id, position, limit + 1)
             attempts = await queries.attempts_of(self.conn, [r["id"] for r in rows[:limit]])
