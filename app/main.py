@@ -13,6 +13,7 @@ from app import health, index
 from app.db.engine import create_engine
 from app.db.migrations import current_revision, head_revision
 from app.deployments.router import router as deployments_router
+from app.history.router import router as history_router
 from app.jobs.worker import Worker, running_worker
 from app.kit import metrics
 from app.kit.errors import install_error_handlers
@@ -21,17 +22,21 @@ from app.kit.logging import RequestIdMiddleware, configure_logging
 from app.kit.metrics import MetricsMiddleware
 from app.kit.openapi import install_openapi
 from app.kit.secrets import check_configured_keys
+from app.labels.router import router as labels_router
 from app.mcp.http import McpMiddleware, McpService
 from app.mcp.queries import EVENTS_CHANNEL
+from app.policies.router import router as policies_router
 from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
+from app.retention.router import router as retention_router
 from app.schedules.router import router as schedules_router
 from app.serving.engine import ServedStates
 from app.serving.fast_path import ServedStateFastPath
 from app.serving.local_writes import track_local_writes
 from app.serving.pointers import PointerCache, listen
 from app.settings import get_settings
+from app.snapshots.router import router as snapshots_router
 from app.staging.router import router as staging_router
 from app.toolsets.router import router as toolsets_router
 from app.toolsets.router import served_router
@@ -53,6 +58,11 @@ API_ROUTERS = (
     webhooks_router,
     upstreams_router,
     schedules_router,
+    policies_router,
+    labels_router,
+    history_router,
+    retention_router,
+    snapshots_router,
 )
 
 DOCS_ASSETS = "/docs-assets"

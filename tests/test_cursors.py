@@ -33,6 +33,9 @@ KEYS: dict[str, list[Any]] = {
     "listWebhookDeliveries": [WHEN, ID],
     "listUpstreams": ["petstore"],
     "listScheduledPublishes": [WHEN, ID],
+    "listReleaseLabels": ["stable"],
+    "listServedHistory": [WHEN, ID],
+    "listProjectSnapshots": [WHEN, ID],
 }
 LISTS = [(route.operation_id, path) for _, path, route in LIST_ROUTES]
 

@@ -160,6 +160,9 @@ def test_every_list_operation_takes_limit_and_cursor() -> None:
         "listWebhookDeliveries",
         "listUpstreams",
         "listScheduledPublishes",
+        "listReleaseLabels",
+        "listServedHistory",
+        "listProjectSnapshots",
     }
     # ... and answers a page: no operation answers a bare JSON array.
     for _, path, route in ROUTES:

@@ -67,8 +67,24 @@ ADDED_COLUMNS = {
 # 0004 indexes, 0005 the pointer NOTIFY trigger, 0006 the served-state NOTIFY triggers,
 # 0007 api_keys.last_used_at, 0008 the job queue and webhooks,
 # 0009 tools' argument mapping, 0010 upstreams, 0011 scheduled publishes,
-# 0012 the `rename` audit action.
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011", "0012"]
+# 0012 the `rename` audit action, 0013 toolset policies, 0014 release names, labels,
+# served history and project snapshots.
+REVISIONS = [
+    "0001",
+    "0002",
+    "0003",
+    "0004",
+    "0005",
+    "0006",
+    "0007",
+    "0008",
+    "0009",
+    "0010",
+    "0011",
+    "0012",
+    "0013",
+    "0014",
+]
 HEAD = REVISIONS[-1]
 NEW_TABLES = ("tool_variations_group_versions", "system_source_states", "source_states", "toolset_releases")
 

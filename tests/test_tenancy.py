@@ -37,6 +37,7 @@ PATH_VALUES = {
     "delivery_id": "00000000-0000-0000-0000-000000000000",
     "source": "petstore",
     "schedule_id": "00000000-0000-0000-0000-000000000000",
+    "label": "stable",
 }
 
 # A body valid for each operation that takes one, so that a refusal is about who asks.
@@ -55,10 +56,13 @@ BODIES: dict[str, Any] = {
     "createWebhook": {"url": "https://example.com/hooks", "events": ["release.published"]},
     "importOpenApiDeployment": {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}},
     "putUpstream": {"base_url": "https://other.example"},
+    "putToolsetPolicy": {"block_breaking": True},
+    "putReleaseLabel": {"release_number": 1},
 }
 QUERIES: dict[str, dict[str, str]] = {
     "diffToolsetStates": {"from": "live", "to": "release:1"},
     "importOpenApiDeployment": {"source": "petstore"},
+    "getServedAt": {"time": "2026-01-01T00:00:00Z"},
 }
 
 
@@ -80,10 +84,12 @@ async def world(client: httpx.AsyncClient, auth: dict[str, str]) -> dict[str, st
     await ok(
         client.put("/v1/projects/p/upstreams/petstore", json={"base_url": "https://a.example"}, headers=auth)
     )
+    await client.put(f"{BASE}/labels/stable", json={"release_number": 1}, headers=auth)
+    snapshot = (await client.post("/v1/projects/p/snapshots", headers=auth)).json()
     deployment = (await client.get("/v1/projects/p/deployments/active", headers=auth)).json()
     hook = {"url": "http://127.0.0.1:9/hooks", "events": ["schedule.failed"]}  # never fires here
     webhook = (await client.post("/v1/projects/p/webhooks", json=hook, headers=auth)).json()
-    return {"deployment_id": deployment["id"], "webhook_id": webhook["id"]}
+    return {"deployment_id": deployment["id"], "webhook_id": webhook["id"], "snapshot_id": snapshot["id"]}
 
 
 async def snapshot(engine: AsyncEngine) -> dict[str, Any]:
@@ -173,6 +179,11 @@ def test_scopes_follow_the_spec() -> None:
         "rollbackToRelease",
         "switchEditingMode",
         "cancelScheduledPublish",
+        "putToolsetPolicy",
+        "putReleaseLabel",
+        "deleteReleaseLabel",
+        "pruneReleases",
+        "restoreProjectSnapshot",
     }
     for method, _, route in ROUTES:
         scope = required_scope(route)

@@ -460,9 +460,19 @@ toolset_releases = Table(
     Column("notes", Text),
     Column("released_by_user_id", Text),
     _created_at(),
+    # 0013: made with breaking changes that a block_breaking policy let through on request.
+    Column("acknowledged_breaking", Boolean, nullable=False, server_default=text("false")),
+    Column("name", Text),  # 0014: optional, unique per toolset
     UniqueConstraint("toolset_id", "release_number"),
     Index("toolset_releases_toolset_id_created_at_idx", "toolset_id", text("created_at DESC")),
     Index("toolset_releases_toolset_version_id_idx", "toolset_version_id"),  # 0004
+    Index(
+        "toolset_releases_toolset_id_name_key",
+        "toolset_id",
+        "name",
+        unique=True,
+        postgresql_where=text("name IS NOT NULL"),
+    ),  # 0014
 )
 
 # --- Audit and idempotency (revision 0003) ---
@@ -479,7 +489,8 @@ toolset_audit_entries = Table(
     Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     _created_at(),
     CheckConstraint(
-        "action IN ('create_release', 'publish', 'rollback', 'mode_switch', 'discard', 'rename')",
+        "action IN ('create_release', 'publish', 'rollback', 'mode_switch', 'discard', 'rename', "
+        "'policy_update', 'label_move', 'label_delete', 'prune', 'snapshot_restore')",
         name="action",
     ),
     Index(
@@ -752,4 +763,94 @@ scheduled_publishes = Table(
         unique=True,
         postgresql_where=text("status = 'scheduled'"),
     ),
+)
+
+# --- Toolset policies (revision 0013) ---
+
+toolset_policies = Table(
+    "toolset_policies",
+    metadata,
+    Column(
+        "toolset_id",
+        UUID(as_uuid=True),
+        ForeignKey("toolsets.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("block_breaking", Boolean, nullable=False, server_default=text("false")),
+    Column("keep_last", BigInteger),
+    Column("required_approvals", BigInteger, nullable=False, server_default=text("0")),
+    Column("updated_by", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("keep_last IS NULL OR keep_last >= 1", name="keep_last"),
+    CheckConstraint("required_approvals >= 0", name="required_approvals"),
+)
+
+# --- Release lifecycle (revision 0014) ---
+
+release_labels = Table(
+    "release_labels",
+    metadata,
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), primary_key=True),
+    Column("label", Text, primary_key=True),
+    # NO ACTION: deleting a toolset cascades to its labels and releases in one statement.
+    Column("release_id", UUID(as_uuid=True), ForeignKey("toolset_releases.id"), nullable=False),
+    Column("version", BigInteger, nullable=False, server_default=text("1")),
+    Column("updated_by", Text),
+    _created_at(),
+    _updated_at(),
+    Index("release_labels_release_id_idx", "release_id"),
+)
+
+served_history = Table(
+    "served_history",
+    metadata,
+    _id(),
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    Column("label", Text),  # NULL: the toolset's served pointer; else that label's
+    Column("action", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text),
+    Column("from_mode", Text),
+    Column("from_release_number", BigInteger),
+    Column("to_mode", Text),
+    Column("to_release_number", BigInteger),
+    _created_at(),
+    Index(
+        "served_history_toolset_id_label_created_at_idx",
+        "toolset_id",
+        "label",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
+)
+
+project_snapshots = Table(
+    "project_snapshots",
+    metadata,
+    _id(),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text),
+    Column("created_by", Text, nullable=False),
+    _created_at(),
+    Index(
+        "project_snapshots_project_id_created_at_idx", "project_id", text("created_at DESC"), text("id DESC")
+    ),
+)
+
+project_snapshot_toolsets = Table(
+    "project_snapshot_toolsets",
+    metadata,
+    Column(
+        "snapshot_id",
+        UUID(as_uuid=True),
+        ForeignKey("project_snapshots.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("toolset_slug", Text, primary_key=True),
+    # SET NULL: the entry outlives a deleted toolset, so a restore can name it.
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="SET NULL")),
+    Column("release_id", UUID(as_uuid=True), ForeignKey("toolset_releases.id", ondelete="SET NULL")),
+    Column("release_number", BigInteger, nullable=False),
+    Index("project_snapshot_toolsets_toolset_id_idx", "toolset_id"),
+    Index("project_snapshot_toolsets_release_id_idx", "release_id"),
 )

@@ -110,6 +110,9 @@ class Problem(BaseModel):
     pointer: str | None = Field(
         None, description="A JSON pointer (RFC 6901) into the submitted document, where it is invalid."
     )
+    changes: list[dict[str, Any]] | None = Field(
+        None, description="`breaking_changes`: the breaking changes, each as in a diff's `changes`."
+    )
 
 
 def problem_example(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:

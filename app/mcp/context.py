@@ -20,8 +20,9 @@ from app.toolsets.schemas import EffectiveToolset
 
 SCOPE_KEY = "toolsets.mcp"
 
-Kind = Literal["served", "release", "staging"]
-# Who listens to what: (organization, project slug, toolset slug, "", "staging" or "release:N").
+Kind = Literal["served", "release", "staging", "label"]
+# Who listens to what: (organization, project slug, toolset slug, "", "staging", "release:N"
+# or "label:NAME").
 EndpointKey = tuple[str, str, str, str]
 
 
@@ -36,6 +37,8 @@ class ServedRequest:
     def kind(self) -> Kind:
         if self.endpoint.staging:
             return "staging"
+        if self.endpoint.label is not None:
+            return "label"
         return "release" if self.endpoint.release_number is not None else "served"
 
     @property
@@ -68,6 +71,8 @@ def endpoint_key(endpoint: Endpoint) -> EndpointKey:
         selector = "staging"
     elif endpoint.release_number is not None:
         selector = f"release:{endpoint.release_number}"
+    elif endpoint.label is not None:
+        selector = f"label:{endpoint.label}"
     else:
         selector = ""
     return (endpoint.organization_id, endpoint.project, endpoint.toolset, selector)

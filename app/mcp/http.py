@@ -3,6 +3,8 @@
     /mcp/{project}/{toolset}                      the served state        read scope
     /mcp/{project}/{toolset}/releases/{number}    exactly that release    read scope
     /mcp/{project}/{toolset}/staging              the staging copy        write scope
+    /mcp/{project}/{toolset}/labels/{label}       the release of a label  read scope
+                                                  (`current`: the served state)
 
 Every request is an HTTP request first: a Bearer key (401 with `WWW-Authenticate:
 Bearer`), the scope (403), then the endpoint's served state (404 for an unknown
@@ -30,6 +32,7 @@ from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.history.schemas import CURRENT
 from app.kit.auth import Principal, authenticate, cached_principal
 from app.kit.errors import AppError, Forbidden, NotFound, problem_response
 from app.mcp.changes import ChangeHub
@@ -42,7 +45,8 @@ from app.serving.engine import Endpoint, ServedStates
 PREFIX = "/mcp/"
 _PATH = re.compile(
     r"^/mcp/(?P<project>[a-z0-9-]{1,40})/(?P<toolset>[a-z0-9-]{1,60})"
-    r"(?:/releases/(?P<release>[1-9][0-9]{0,17})|/(?P<staging>staging))?$"
+    r"(?:/releases/(?P<release>[1-9][0-9]{0,17})|/(?P<staging>staging)"
+    r"|/labels/(?P<label>[a-z0-9][a-z0-9._-]{0,39}))?$"
 )
 
 
@@ -57,6 +61,7 @@ _ROUTES = {
     "served": _Route("/mcp/{project}/{toolset}"),
     "release": _Route("/mcp/{project}/{toolset}/releases/{release_number}"),
     "staging": _Route("/mcp/{project}/{toolset}/staging"),
+    "label": _Route("/mcp/{project}/{toolset}/labels/{label}"),
 }
 
 
@@ -135,12 +140,15 @@ class McpService:
         if needed not in principal.scopes:
             raise Forbidden(f"This MCP endpoint needs an API key with the `{needed}` scope.")
         release = match.group("release")
+        label = match.group("label")
         endpoint = Endpoint(
             principal.organization_id,
             match.group("project"),
             match.group("toolset"),
             release_number=int(release) if release else None,
             staging=staging,
+            # `current` is the served pointer itself: the same endpoint as the toolset's.
+            label=label if label != CURRENT else None,
         )
         return ServedRequest(endpoint, principal, await self.serving.served(endpoint))
 

@@ -38,7 +38,12 @@ STAGING_TTL_MS = 0
 # Open `subscriptions/listen` streams per process; one more is refused (the client retries).
 MAX_LISTEN_STREAMS = 10_000
 
-_TTL_MS = {"release": PINNED_TTL_MS, "served": SERVED_TTL_MS, "staging": STAGING_TTL_MS}
+_TTL_MS = {
+    "release": PINNED_TTL_MS,
+    "served": SERVED_TTL_MS,
+    "staging": STAGING_TTL_MS,
+    "label": SERVED_TTL_MS,  # a label moves like the served pointer
+}
 
 
 def list_result(

@@ -28,6 +28,23 @@ from app.deployments.queries import active_deployment_id
 from app.prompt_templates.queries import is_current_live
 from app.variations import queries as variation_queries
 
+# Captured rows (source states, group versions) are shared by the toolsets of a project and
+# reused by later captures. Pruning deletes those no release refers to; a capture that
+# reused one at that moment would then point at a deleted row. So every capture holds the
+# project's capture lock shared, and pruning holds it exclusively: they never overlap.
+_CAPTURE_LOCK_KEY = "hashtextextended('toolsets.capture:' || CAST(:project_id AS text), 0)"
+_LOCK_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_CAPTURE_LOCK_KEY})")
+_LOCK_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_CAPTURE_LOCK_KEY})")
+
+
+async def lock_captures_shared(conn: AsyncConnection, project_id: UUID) -> None:
+    await conn.execute(_LOCK_SHARED, {"project_id": str(project_id)})
+
+
+async def lock_captures_exclusively(conn: AsyncConnection, project_id: UUID) -> None:
+    await conn.execute(_LOCK_EXCLUSIVE, {"project_id": str(project_id)})
+
+
 _EMPTY_UUIDS: ColumnElement[Any] = literal_column("'{}'::uuid[]")
 
 

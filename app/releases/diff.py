@@ -1,6 +1,9 @@
-"""The difference between two effective states, ordered stably (by URN, then name)."""
+"""The difference between two effective states, ordered stably (by URN, then name),
+with every change classified by its impact on clients (`semantic_diff`)."""
 
 from typing import Any
+
+from app.releases.semantic_diff import annotate
 
 METADATA_FIELDS = ("name", "slug", "description")
 
@@ -29,6 +32,10 @@ def _diff_items(before: list[dict[str, Any]], after: list[dict[str, Any]], key: 
 
 
 def diff_states(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return annotate(structural_diff(before, after), before, after)
+
+
+def structural_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {
         "metadata": {
             field: {"from": before[field], "to": after[field]}

@@ -29,6 +29,8 @@ RELEASE_COLUMNS = (
     toolset_releases.c.toolset_version_id,
     toolset_releases.c.global_variations_version_id,
     toolset_releases.c.toolset_variations_version_id,
+    toolset_releases.c.acknowledged_breaking,
+    toolset_releases.c.name,
 )
 
 _RELEASE_VIEW = (
@@ -95,6 +97,11 @@ async def find_release(conn: AsyncConnection, toolset_id: UUID, number: int) -> 
     stmt = _RELEASE_VIEW.where(
         toolset_releases.c.toolset_id == toolset_id, toolset_releases.c.release_number == number
     )
+    return (await conn.execute(stmt)).mappings().one_or_none()
+
+
+async def find_release_by_name(conn: AsyncConnection, toolset_id: UUID, name: str) -> RowMapping | None:
+    stmt = _RELEASE_VIEW.where(toolset_releases.c.toolset_id == toolset_id, toolset_releases.c.name == name)
     return (await conn.execute(stmt)).mappings().one_or_none()
 
 

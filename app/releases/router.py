@@ -2,7 +2,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from app.kit.auth import RequireRead, RequireRelease
 from app.kit.etag import set_etag
@@ -11,7 +11,7 @@ from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ReleaseNumberParam, ToolsetParam
 from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, Page, headers
-from app.releases.schemas import AuditEntry, Release, ReleaseCreate, StateDiff
+from app.releases.schemas import AuditEntry, Release, ReleaseCreate, RollbackRequest, StateDiff
 from app.releases.service import ReleaseService, release_service
 from app.toolsets.schemas import EffectiveToolset
 
@@ -22,9 +22,10 @@ router = APIRouter(
     responses=AUTH_RESPONSES | NOT_FOUND,
 )
 
-SIDE_PATTERN = r"^(live|staging|next|release:[1-9][0-9]{0,17})$"
+SIDE_PATTERN = r"^(live|staging|next|release:[1-9][0-9]{0,17}|release:[A-Za-z0-9][A-Za-z0-9._+-]{0,59})$"
 SIDE_DESCRIPTION = (
-    "live (served now), staging (the staging copy), next (what createRelease would capture now) or release:N"
+    "live (served now), staging (the staging copy), next (what createRelease would capture now), "
+    "release:N or release:NAME"
 )
 # Examples that answer from the documented examples alone (release 1 against what is served).
 FromSide = Annotated[
@@ -49,7 +50,7 @@ async def create_release(
     service: ReleaseService = Depends(release_service),
 ) -> Release:
     """Capture the toolset's current state as its next release and make it current."""
-    release, replayed = await service.create(project, toolset, body.notes if body else None, idempotency_key)
+    release, replayed = await service.create(project, toolset, body or ReleaseCreate(), idempotency_key)
     response.headers["Location"] = (
         f"/v1/projects/{project}/toolsets/{toolset}/releases/{release.release_number}"
     )
@@ -106,19 +107,31 @@ async def get_release_state(
     "/releases/{release_number}/rollback",
     operation_id="rollbackToRelease",
     dependencies=[RequireRelease],
-    responses=INVALID | CONFLICT | headers(200, "ETag"),
+    responses=BODY | CONFLICT | headers(200, "ETag"),
 )
 async def rollback_to_release(
     project: ProjectParam,
     toolset: ToolsetParam,
     release_number: ReleaseNumberParam,
     response: Response,
+    body: Annotated[RollbackRequest, Body()] = RollbackRequest(),  # optional: {} when absent
+    dry_run: Annotated[
+        bool,
+        Query(description="Answer the semantic diff from the served state to the release; change nothing."),
+    ] = False,
     service: ReleaseService = Depends(release_service),
-) -> Release:
+) -> Release | StateDiff:
     """Make this release current (back or forward); nothing is copied, the pointer moves. The
     live toolset's name, description, selection and own variations follow the release; the `ETag`
-    is the live toolset's new version."""
-    release, version = await service.rollback(project, toolset, release_number)
+    is the live toolset's new version.
+
+    With `dry_run=true`, answers what would change for clients (a diff from `live` to the
+    release) instead, and changes nothing (the `ETag` is the live toolset's version as it is)."""
+    if dry_run:
+        diff, version = await service.rollback_preview(project, toolset, release_number)
+        set_etag(response, version)
+        return diff
+    release, version = await service.rollback(project, toolset, release_number, body)
     set_etag(response, version)
     return release
 
@@ -131,7 +144,8 @@ async def diff_toolset_states(
     to: ToSide,
     service: ReleaseService = Depends(release_service),
 ) -> StateDiff:
-    """What changes from one state to another: each side is `live`, `staging`, `next` or `release:N`."""
+    """What changes from one state to another: each side is `live`, `staging`, `next`, `release:N`
+    or `release:NAME`."""
     return await service.diff(project, toolset, from_, to)
 
 

@@ -17,15 +17,17 @@ from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.api_keys.schemas import key_ref
+from app.history import queries as history_queries
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
 from app.kit.errors import Conflict, NotFound, Unprocessable
 from app.kit.metrics import RELEASES, ROLLBACKS
 from app.kit.pagination import encode_cursor
+from app.policies.service import breaking_details, check_breaking
 from app.releases import capture
 from app.releases import queries as release_queries
 from app.releases.diff import diff_states
-from app.releases.schemas import AuditEntry, Release, StateDiff
+from app.releases.schemas import AuditEntry, Release, ReleaseCreate, RollbackRequest, StateDiff
 from app.serving import state
 from app.serving.names import refuse_duplicate_names
 from app.serving.pointers import PointerCache
@@ -47,6 +49,10 @@ class IdempotencyKeyReused(Conflict):
     code = "idempotency_key_reused"
 
 
+class ReleaseNameTaken(Conflict):
+    code = "release_name_taken"
+
+
 def as_release(row: RowMapping, current_release_id: UUID | None) -> Release:
     released_by = key_ref(row["released_by"], row["key_name"], row["key_prefix"])
     return Release.model_validate(
@@ -61,15 +67,26 @@ def as_audit_entry(row: RowMapping) -> AuditEntry:
 
 
 async def record_release(
-    conn: AsyncConnection, live: RowMapping, source_id: UUID, notes: str | None, actor: str
+    conn: AsyncConnection,
+    live: RowMapping,
+    source_id: UUID,
+    notes: str | None,
+    actor: str,
+    *,
+    name: str | None = None,
+    acknowledged_breaking: bool = False,
 ) -> tuple[UUID, int]:
     """Capture state and insert the next release of `live`, making it current.
 
     `source_id` is whose selection and metadata are captured: the live row itself,
     or its staging copy at publish. The caller holds the live row's lock and has
-    brought the live toolset's own variations group to what is being released.
+    brought the live toolset's own variations group to what is being released, so a
+    name checked here stays free until it commits.
     """
     await refuse_duplicate_names(conn, [source_id])  # no release serves two tools with one name
+    if name is not None and await release_queries.find_release_by_name(conn, live["id"], name) is not None:
+        raise ReleaseNameTaken(f"Toolset '{live['slug']}' already has a release named '{name}'.")
+    await capture.lock_captures_shared(conn, live["project_id"])
     source_state_id = await capture.capture_source_state(conn, live["project_id"])
     toolset_version_id = await capture.capture_toolset_state(conn, live["id"], source_id)
     variations = await capture.capture_variations_state(
@@ -84,6 +101,8 @@ async def record_release(
         toolset_variations_version_id=variations.toolset_version_id,
         notes=notes,
         released_by_user_id=actor,
+        name=name,
+        acknowledged_breaking=acknowledged_breaking,
     )
 
 
@@ -108,7 +127,7 @@ async def replayed_release(
     return release_id
 
 
-_SIDE = re.compile(r"^(live|staging|next|release:([1-9][0-9]{0,17}))$")
+_SIDE = re.compile(r"^(live|staging|next|release:([1-9][0-9]{0,17}|[A-Za-z0-9][A-Za-z0-9._+-]{0,59}))$")
 
 
 class ReleaseService:
@@ -127,10 +146,10 @@ class ReleaseService:
         return row
 
     async def create(
-        self, project: str, slug: str, notes: str | None, idempotency_key: str | None
+        self, project: str, slug: str, body: ReleaseCreate, idempotency_key: str | None
     ) -> tuple[Release, bool]:
         """CreateRelease; returns the release and whether it was replayed for a retried key."""
-        fingerprint = request_fingerprint({"notes": notes})
+        fingerprint = request_fingerprint(body.fingerprint_fields())
         async with self.conn.begin():
             live = await locked_live_toolset(self.conn, self.org, project, slug)
             replayed = await replayed_release(
@@ -140,10 +159,32 @@ class ReleaseService:
                 row = await release_queries.get_release(self.conn, replayed)
                 live = await toolset_queries.get_toolset(self.conn, live["id"])
                 return as_release(row, live["current_release_id"]), True
+            breaking = await check_breaking(
+                self.conn,
+                live,
+                await state.current_state(self.conn, live["id"]),
+                body.acknowledge_breaking,
+                "release",
+            )
             previous = live["current_release_number"]
-            release_id, number = await record_release(self.conn, live, live["id"], notes, self.actor)
+            release_id, number = await record_release(
+                self.conn,
+                live,
+                live["id"],
+                body.notes,
+                self.actor,
+                name=body.name,
+                acknowledged_breaking=bool(breaking),
+            )
+            await history_queries.record_served_move(self.conn, live, "create_release", self.actor)
             await release_queries.insert_audit_entry(
-                self.conn, live["id"], "create_release", self.actor, previous, number
+                self.conn,
+                live["id"],
+                "create_release",
+                self.actor,
+                previous,
+                number,
+                breaking_details(breaking),
             )
             await emit_toolset_event(
                 self.conn,
@@ -198,39 +239,62 @@ class ReleaseService:
             body = await state.release_state_json(self.conn, release["id"])
             return self.pointers.put_release_body(release["id"], live["slug"], body).body
 
-    async def rollback(self, project: str, slug: str, number: int) -> tuple[Release, int]:
+    async def rollback(
+        self, project: str, slug: str, number: int, body: RollbackRequest
+    ) -> tuple[Release, int]:
         """Make release `number` current again; no state is copied, only pointers move.
         Returns the release and the live toolset's version (its ETag) after the move."""
         async with self.conn.begin():
             live = await locked_live_toolset(self.conn, self.org, project, slug)
-            if live["editing_mode"] != "staging":
-                raise RollbackInIterationMode(
-                    f"Toolset '{slug}' is in iteration mode and serves its current data; switch it "
-                    f"to staging mode ({to_staging_mode(project, slug)}) before rolling back to a release.",
-                    hint=to_staging_mode(project, slug),
-                )
-            release = await self._release(live, number)
+            release = await self._rollback_target(live, project, number)
             moved = release["id"] != live["current_release_id"]
             version: int = live["version"]
             if moved:
-                await bring_live_to_release(self.conn, live, release)
-                await release_queries.insert_audit_entry(
-                    self.conn, live["id"], "rollback", self.actor, live["current_release_number"], number
-                )
-                await emit_toolset_event(
+                breaking = await check_breaking(
                     self.conn,
-                    "release.rolled_back",
+                    live,
+                    await state.release_state(self.conn, release["id"]),
+                    body.acknowledge_breaking,
+                    "rollback",
+                )
+                await move_to_release(
+                    self.conn,
                     project,
                     live,
+                    release,
+                    "rollback",
                     self.actor,
-                    from_release_number=live["current_release_number"],
-                    to_release_number=number,
+                    body.reason,
+                    breaking_details(breaking),
                 )
                 version = (await toolset_queries.get_toolset(self.conn, live["id"]))["version"]
         if moved:
             self.pointers.invalidate(live["id"])
             ROLLBACKS.inc()
         return as_release(release, release["id"]), version
+
+    async def rollback_preview(self, project: str, slug: str, number: int) -> tuple[StateDiff, int]:
+        """What a rollback to `number` would change for clients, and the live toolset's version
+        (its ETag, unchanged); changes nothing."""
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            release = await self._rollback_target(live, project, number)
+            before = await state.served_state(self.conn, live)
+            after = await state.release_state(self.conn, release["id"])
+        diff = StateDiff.model_validate(
+            {"from": "live", "to": f"release:{number}", **diff_states(before, after)}
+        )
+        return diff, live["version"]
+
+    async def _rollback_target(self, live: RowMapping, project: str, number: int) -> RowMapping:
+        if live["editing_mode"] != "staging":
+            slug = live["slug"]
+            raise RollbackInIterationMode(
+                f"Toolset '{slug}' is in iteration mode and serves its current data; switch it "
+                f"to staging mode ({to_staging_mode(project, slug)}) before rolling back to a release.",
+                hint=to_staging_mode(project, slug),
+            )
+        return await self._release(live, number)
 
     async def diff(self, project: str, slug: str, from_side: str, to_side: str) -> StateDiff:
         async with self.conn.begin():
@@ -246,9 +310,12 @@ class ReleaseService:
         match = _SIDE.match(side)
         if match is None:
             raise Unprocessable(
-                f"`{parameter}` must be live, staging, next or release:N, not '{side}'.",
+                f"`{parameter}` must be live, staging, next, release:N or release:NAME, not '{side}'.",
                 errors=[
-                    {"field": f"query.{parameter}", "message": "expected live, staging, next or release:N"}
+                    {
+                        "field": f"query.{parameter}",
+                        "message": "expected live, staging, next, release:N or release:NAME",
+                    }
                 ],
             )
         staging_mode = live["editing_mode"] == "staging" and live["current_release_id"] is not None
@@ -268,7 +335,14 @@ class ReleaseService:
             if staging is None:
                 raise no_staging_copy(project, live)
             return await state.current_state(self.conn, staging["id"])
-        release = await self._release(live, int(match.group(2)))
+        reference = match.group(2)
+        if reference.isdigit():
+            release = await self._release(live, int(reference))
+        else:
+            found = await release_queries.find_release_by_name(self.conn, live["id"], reference)
+            if found is None:
+                raise ReleaseNotFound(f"Toolset '{live['slug']}' has no release named '{reference}'.")
+            release = found
         return await state.release_state(self.conn, release["id"], self.pointers, live["slug"])
 
     async def audit(
@@ -287,6 +361,42 @@ class ReleaseService:
         last = rows[limit - 1] if len(rows) > limit else None
         cursor = encode_cursor([last["created_at"].isoformat(), str(last["id"])]) if last else None
         return items, cursor
+
+
+async def move_to_release(
+    conn: AsyncConnection,
+    project: str,
+    live: RowMapping,
+    release: RowMapping,
+    action: str,
+    actor: str,
+    reason: str | None,
+    details: dict[str, Any],
+) -> None:
+    """Make `live` serve an existing release: the one path of rollback and snapshot restore.
+
+    Moves the pointer (and the live row with it), records the move in the served history
+    and the audit log, and emits `release.rolled_back`. The caller holds the live row's lock
+    and has checked the policy.
+    """
+    await bring_live_to_release(conn, live, release)
+    await history_queries.record_served_move(conn, live, action, actor, reason)
+    if reason is not None:
+        details = {**details, "reason": reason}
+    await release_queries.insert_audit_entry(
+        conn, live["id"], action, actor, live["current_release_number"], release["release_number"], details
+    )
+    await emit_toolset_event(
+        conn,
+        "release.rolled_back",
+        project,
+        live,
+        actor,
+        from_release_number=live["current_release_number"],
+        to_release_number=release["release_number"],
+        **({"via": action} if action != "rollback" else {}),
+        **({"reason": reason} if reason is not None else {}),
+    )
 
 
 async def bring_live_to_release(conn: AsyncConnection, live: RowMapping, release: RowMapping) -> None:

@@ -13,6 +13,8 @@ from fastapi import Request
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.labels import queries as label_queries
+from app.labels.service import LabelNotFound
 from app.releases import queries as release_queries
 from app.releases.service import ReleaseNotFound
 from app.serving import state
@@ -33,6 +35,7 @@ class Endpoint:
     toolset: str
     release_number: int | None = None
     staging: bool = False
+    label: str | None = None  # the release a label points at (SPEC §8), followed as it moves
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ class ServedStates:
 
     def cached_body(self, endpoint: Endpoint) -> bytes | None:
         """The live toolset's served body from the caches alone (no I/O), or None."""
-        if endpoint.release_number is not None or endpoint.staging:
+        if endpoint.release_number is not None or endpoint.staging or endpoint.label is not None:
             return None
         pointer = self.cache.get((endpoint.organization_id, endpoint.project, endpoint.toolset))
         hit = self._cached(pointer, endpoint.toolset) if pointer is not None else None
@@ -72,7 +75,12 @@ class ServedStates:
         """What `endpoint` serves now (404 errors for anything that does not exist)."""
         key = (endpoint.organization_id, endpoint.project, endpoint.toolset)
         pointer = self.cache.get(key)
-        if pointer is not None and endpoint.release_number is None and not endpoint.staging:
+        if (
+            pointer is not None
+            and endpoint.release_number is None
+            and not endpoint.staging
+            and endpoint.label is None
+        ):
             hit = self._cached(pointer, endpoint.toolset)
             if hit is not None:
                 return ServedState(pointer["id"], _live_source(pointer), hit.key, hit.body)
@@ -113,6 +121,12 @@ class ServedStates:
                     f"Toolset '{endpoint.toolset}' has no release {endpoint.release_number}."
                 )
             entry = await self._release_body(conn, release["id"], endpoint.toolset)
+            return ServedState(toolset_id, "release", entry.key, entry.body)
+        if endpoint.label is not None:
+            label = await label_queries.find_label(conn, toolset_id, endpoint.label)
+            if label is None:
+                raise LabelNotFound(f"Toolset '{endpoint.toolset}' has no label '{endpoint.label}'.")
+            entry = await self._release_body(conn, label["release_id"], endpoint.toolset)
             return ServedState(toolset_id, "release", entry.key, entry.body)
         if pointer["editing_mode"] == "staging" and pointer["current_release_id"] is not None:
             entry = await self._release_body(conn, pointer["current_release_id"], endpoint.toolset)

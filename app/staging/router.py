@@ -224,7 +224,9 @@ async def publish_staging_version(
             status_code=status.HTTP_202_ACCEPTED,
             headers={"Location": schedule_path(project, toolset, scheduled.id)},
         )
-    release, replayed = await service.publish(project, toolset, notes, if_match, idempotency_key)
+    release, replayed = await service.publish(
+        project, toolset, body or StagingPublish(), if_match, idempotency_key
+    )
     response.headers["Location"] = (
         f"/v1/projects/{project}/toolsets/{toolset}/releases/{release.release_number}"
     )

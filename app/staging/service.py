@@ -13,14 +13,16 @@ from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.history import queries as history_queries
 from app.kit.auth import Principal, authenticate
 from app.kit.database import get_connection
 from app.kit.errors import Conflict, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.metrics import RELEASES
+from app.policies.service import breaking_details, check_breaking
 from app.releases import queries as release_queries
 from app.releases.diff import diff_states
-from app.releases.schemas import Release, StateDiff
+from app.releases.schemas import Release, ReleaseCreate, StateDiff
 from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
 from app.serving import state
 from app.serving.names import refuse_duplicate_names
@@ -100,6 +102,7 @@ class StagingService:
                 await refuse_duplicate_names(self.conn, [live["id"]])
             version = await toolset_queries.next_history_version(self.conn, live["id"])
             await toolset_queries.update_toolset(self.conn, live["id"], editing_mode=mode, version=version)
+            await history_queries.record_served_move(self.conn, live, "mode_switch", self.actor)
             await release_queries.insert_audit_entry(
                 self.conn,
                 live["id"],
@@ -297,11 +300,11 @@ class StagingService:
         )
 
     async def publish(
-        self, project: str, slug: str, notes: str | None, if_match: str | None, idempotency_key: str | None
+        self, project: str, slug: str, body: ReleaseCreate, if_match: str | None, idempotency_key: str | None
     ) -> tuple[Release, bool]:
         """PublishStagingVersion, in one transaction: the staging copy becomes the next release,
         the live row shows it, and the staging copy is gone."""
-        fingerprint = request_fingerprint({"notes": notes})
+        fingerprint = request_fingerprint(body.fingerprint_fields())
         try:
             async with self.conn.begin():
                 live = await locked_live_toolset(self.conn, self.org, project, slug)
@@ -315,7 +318,16 @@ class StagingService:
                 if staging is None:
                     raise self._nothing_to_publish(project, live)
                 check_if_match(if_match, staging["version"])
-                live, release_id, _ = await self.publish_locked(project, live, staging, notes)
+                breaking = await check_breaking(
+                    self.conn,
+                    live,
+                    await state.current_state(self.conn, staging["id"]),
+                    body.acknowledge_breaking,
+                    "publish",
+                )
+                live, release_id, _ = await self.publish_locked(
+                    project, live, staging, body.notes, name=body.name, breaking=breaking
+                )
                 if idempotency_key is not None:
                     await release_queries.insert_idempotency_key(
                         self.conn, live["id"], "publish", idempotency_key, fingerprint, release_id
@@ -337,12 +349,25 @@ class StagingService:
         notes: str | None,
         trigger: str = "publish",
         details: dict[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        breaking: list[dict[str, Any]] | None = None,
     ) -> tuple[RowMapping, UUID, int]:
         """The publish itself, inside the caller's transaction and under the live row's lock:
         shared by publishStagingVersion and a scheduled publish (`trigger`), so both make the
         same checks, the same audit entry and the same webhook event."""
+        served_before = live
         live = await self._bring_live_to_staging(live, staging)
-        release_id, number = await record_release(self.conn, live, staging["id"], notes, self.actor)
+        release_id, number = await record_release(
+            self.conn,
+            live,
+            staging["id"],
+            notes,
+            self.actor,
+            name=name,
+            acknowledged_breaking=bool(breaking),
+        )
+        await history_queries.record_served_move(self.conn, served_before, "publish", self.actor)
         await self._delete_staging(staging)
         await release_queries.insert_audit_entry(
             self.conn,
@@ -351,7 +376,7 @@ class StagingService:
             self.actor,
             live["current_release_number"],
             number,
-            {"staging_version": staging["version"], **(details or {})},
+            {"staging_version": staging["version"], **(details or {}), **breaking_details(breaking or [])},
         )
         await emit_toolset_event(
             self.conn,
