@@ -63,6 +63,10 @@ RACES = [
 ]
 
 
+# The required query parameters of the reads that have some.
+QUERIES = {"diff": {"from": "release:1", "to": "live"}, "served-at": {"time": "2026-11-29T00:00:00Z"}}
+
+
 @pytest.mark.parametrize(("path", "lookup"), RACES)
 async def test_a_read_racing_the_deletion_of_its_toolset_is_404_not_500(
     client: httpx.AsyncClient,
@@ -74,7 +78,7 @@ async def test_a_read_racing_the_deletion_of_its_toolset_is_404_not_500(
 ) -> None:
     await prepared(client, auth)
     url = url_for(path)
-    params = {"from": "release:1", "to": "live"} if path.endswith("/diff") else None
+    params = QUERIES.get(path.rsplit("/", 1)[-1])
     before = await client.get(url, params=params, headers=auth)
     # 404 for a path naming an object the setup did not make (a scheduled publish): the
     # race is the same, and it must not turn into a 500 either.

@@ -41,6 +41,8 @@ PATH_VALUES = {
     "delivery_id": "00000000-0000-0000-0000-000000000000",
     "source": "petstore",
     "schedule_id": "00000000-0000-0000-0000-000000000000",
+    "label": "stable",
+    "snapshot_id": "00000000-0000-0000-0000-000000000000",
 }
 BODY_ROUTES = [(m, p, r) for m, p, r in ROUTES if r.body_field is not None]
 LIST_ROUTES = [(m, p, r) for m, p, r in ROUTES if any(d.call is Page for d in r.dependant.dependencies)]
