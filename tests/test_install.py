@@ -10,17 +10,15 @@ imported): the test is about what the wheel carries, not about downloading depen
 import asyncio
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 
-from tests.test_reliability import free_port
+from tests.processes import ToolsetsProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "app", "alembic")
@@ -82,33 +80,11 @@ async def test_a_built_wheel_migrates_and_serves_from_any_directory(
     out = await asyncio.to_thread(run, [str(bin_dir / "toolsets"), "migrate"], elsewhere, env)
     assert "database is at" in out
 
-    port = free_port()
-    server = await asyncio.create_subprocess_exec(
-        *(str(bin_dir / "toolsets"), "serve", "--port", str(port)),
-        cwd=elsewhere,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    server = ToolsetsProcess("serve", program=[str(bin_dir / "toolsets")], env=env, cwd=elsewhere)
     try:
-        ready = None
-        deadline = time.monotonic() + 90  # a loaded 2-core machine starts slowly
+        await server.serve()
         async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline and server.returncode is None:
-                try:
-                    ready = await http.get(f"http://127.0.0.1:{port}/readyz")
-                    break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
-            assert ready is not None, "toolsets serve did not start"
-            assert ready.status_code == 200, ready.text
-            unauthenticated = await http.get(f"http://127.0.0.1:{port}/v1/projects")
+            unauthenticated = await http.get(f"{server.url}/v1/projects")
             assert unauthenticated.status_code == 401
     finally:
-        if server.returncode is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(server.wait(), 10)
-            except TimeoutError:
-                server.kill()
-                await server.wait()
+        await server.stop(grace_seconds=10)

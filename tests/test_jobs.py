@@ -2,11 +2,6 @@
 ever running one job twice at once, and a committed event survives a kill -9."""
 
 import asyncio
-import os
-import signal
-import socket
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg  # type: ignore[import-untyped]
@@ -23,6 +18,7 @@ from app.jobs.worker import Worker, asyncpg_dsn, running_worker
 from app.kit.auth import insert_api_key
 from app.webhooks.events import emit, enqueue_deliveries
 from tests.factories import create_project, make_tools
+from tests.processes import ToolsetsProcess, free_port
 from tests.webhook_receiver import receiver
 
 NewDatabase = Callable[[], Awaitable[str]]
@@ -40,63 +36,10 @@ async def test_the_migrated_schema_is_exactly_what_pgqueuer_needs(database_url: 
     assert plan.statements == ()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Process:
-    """A `toolsets` command in its own process, as production runs it."""
-
-    def __init__(self, database_url: str, *args: str, **env: str) -> None:
-        self.args = args
-        self.env = os.environ | {"DATABASE_URL": database_url, "TOOLSETS_LOG_LEVEL": "WARNING", **env}
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app",
-            *self.args,
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-
-    async def wait_ready(self, url: str) -> None:
-        deadline = time.monotonic() + 90  # generous: a loaded 2-core machine starts slowly
-        async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline:
-                try:
-                    if (await http.get(f"{url}/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("server did not become ready")
-
-    async def kill(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-            await self.process.wait()
-
-    async def stop(self) -> int | None:
-        if self.process and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except TimeoutError:
-                await self.kill()
-        return self.process.returncode if self.process else None
-
-
 @pytest.fixture
-async def cli_worker(database_url: str) -> AsyncIterator[Process]:
+async def cli_worker(database_url: str) -> AsyncIterator[ToolsetsProcess]:
     """`toolsets worker` on the test database."""
-    worker = Process(database_url, "worker")
+    worker = ToolsetsProcess("worker", database_url=database_url)
     await worker.start()
     try:
         yield worker
@@ -109,7 +52,7 @@ async def test_several_workers_share_the_jobs_and_never_run_one_twice_at_once(
     auth: dict[str, str],
     engine: AsyncEngine,
     database_url: str,
-    cli_worker: Process,
+    cli_worker: ToolsetsProcess,
 ) -> None:
     """Three workers (this app's, another in-process one, and `toolsets worker`) take 40
     deliveries, each enqueued twice as a job re-offered to a second worker would be. Every
@@ -149,7 +92,7 @@ async def listening_workers(engine: AsyncEngine) -> int:
 
 
 async def test_the_worker_command_runs_until_sigterm(
-    client: httpx.AsyncClient, engine: AsyncEngine, cli_worker: Process
+    client: httpx.AsyncClient, engine: AsyncEngine, cli_worker: ToolsetsProcess
 ) -> None:
     async with asyncio.timeout(90):  # this app's worker, then the command's
         while await listening_workers(engine) < 2:  # noqa: ASYNC110
@@ -169,16 +112,14 @@ async def test_a_committed_event_survives_kill_9_and_is_delivered_after_restart(
         key = await insert_api_key(conn, "org-k", ("read", "write", "release"), "kill")
     await engine.dispose()
     auth = {"Authorization": f"Bearer {key}"}
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    port = str(free_port())  # the restarted server takes the same address
     # The first server delivers nothing (no in-process worker), so it dies holding the event.
-    first = Process(url, "serve", "--port", str(port), TOOLSETS_WORKER="false")
-    again = Process(url, "serve", "--port", str(port))
+    first = ToolsetsProcess("serve", "--port", port, database_url=url, TOOLSETS_WORKER="false")
+    again = ToolsetsProcess("serve", "--port", port, database_url=url)
     async with receiver() as hook:
         try:
-            await first.start()
-            await first.wait_ready(base)
-            async with httpx.AsyncClient(base_url=f"{base}/v1", headers=auth, timeout=30) as http:
+            await first.serve()
+            async with httpx.AsyncClient(base_url=f"{first.url}/v1", headers=auth, timeout=30) as http:
                 assert (await http.post("/projects", json={"name": "K", "slug": "k"})).status_code == 201
                 tools = make_tools(2)
                 assert (await http.post("/projects/k/deployments", json={"tools": tools})).status_code == 201
@@ -191,8 +132,7 @@ async def test_a_committed_event_survives_kill_9_and_is_delivered_after_restart(
             await first.kill()
             assert hook.requests == []
 
-            await again.start()
-            await again.wait_ready(base)
+            await again.serve()
             [request] = await hook.wait_for(1)
         finally:
             await first.kill()

@@ -4,11 +4,7 @@ Bounded in time and requests; every server listens on 127.0.0.1 only.
 """
 
 import asyncio
-import os
 import random
-import signal
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,75 +17,24 @@ from app.db import migrations
 from app.db.engine import create_engine
 from app.kit.auth import insert_api_key
 from tests.factories import make_tools
+from tests.processes import ToolsetsProcess
 
 TOOLSETS = ("alpha", "beta", "gamma")
 URNS = [t["urn"] for t in make_tools(6)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Server:
-    """`toolsets serve` in its own process, as production runs it."""
-
-    def __init__(self, database_url: str) -> None:
-        self.database_url = database_url
-        self.port = free_port()
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        env = os.environ | {"DATABASE_URL": self.database_url, "TOOLSETS_LOG_LEVEL": "WARNING"}
-        self.process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "app", "serve", "--port", str(self.port)),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 90  # generous: a loaded 2-core machine starts slowly
-        async with httpx.AsyncClient() as http:
-            while time.monotonic() < deadline:
-                try:
-                    if (await http.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("server did not become ready")
-
-    async def kill(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-            await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                await self.kill()
-
-
 @pytest.fixture
 async def cluster(
     new_database: Callable[[], Awaitable[str]],
-) -> AsyncIterator[tuple[list[Server], dict[str, str]]]:
+) -> AsyncIterator[tuple[list[ToolsetsProcess], dict[str, str]]]:
     url = await new_database()
     await asyncio.to_thread(migrations.upgrade, url)
     engine = create_engine(url, pool_size=1)
     async with engine.begin() as conn:
         key = await insert_api_key(conn, "org-r", ("read", "write", "release"), "reliability")
     await engine.dispose()
-    servers = [Server(url), Server(url)]
-    await asyncio.gather(*(s.start() for s in servers))
+    servers = [ToolsetsProcess("serve", database_url=url) for _ in range(2)]
+    await asyncio.gather(*(s.serve() for s in servers))
     auth = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=servers[0].url, headers=auth, timeout=30) as http:
         assert (await http.post("/v1/projects", json={"name": "R", "slug": "r"})).status_code == 201
@@ -186,7 +131,7 @@ async def assert_releases_reproducible(http: httpx.AsyncClient, published: dict[
 
 
 async def test_invariants_hold_under_mixed_load_from_two_processes(
-    cluster: tuple[list[Server], dict[str, str]],
+    cluster: tuple[list[ToolsetsProcess], dict[str, str]],
 ) -> None:
     servers, info = cluster
     auth = {"Authorization": info["Authorization"]}
@@ -210,7 +155,7 @@ async def test_invariants_hold_under_mixed_load_from_two_processes(
 
 
 async def test_killing_a_server_mid_publish_loses_no_acknowledged_release(
-    cluster: tuple[list[Server], dict[str, str]],
+    cluster: tuple[list[ToolsetsProcess], dict[str, str]],
 ) -> None:
     servers, info = cluster
     victim = servers[0]
@@ -240,7 +185,7 @@ async def test_killing_a_server_mid_publish_loses_no_acknowledged_release(
         await asyncio.wait_for(flowing.wait(), 60)
         await asyncio.sleep(random.uniform(0, 0.3))
         await victim.kill()
-        await victim.start()
+        await victim.serve()
         await asyncio.sleep(0.5)
         stop.set()
         await asyncio.gather(*loops)

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.upstreams.client import ServedTool, Target, UpstreamClient
 from app.upstreams.service import prepare_call
 from tests.factories import create_project
-from tests.upstream_server import Upstream, free_port, running_upstream
+from tests.processes import free_port
+from tests.upstream_server import Upstream, running_upstream
 
 SECRET = "tok_3c1d-upstream-secret"
 

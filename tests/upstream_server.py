@@ -171,10 +171,3 @@ def running_upstream() -> Iterator[Upstream]:
         server.should_exit = True
         thread.join()
         sock.close()
-
-
-def free_port() -> int:
-    """A port nothing listens on (for refused connections)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
