@@ -4,6 +4,8 @@ Alembic owns the schema; these definitions mirror it so queries read like the SQ
 they emit. A test compares them with a freshly migrated database.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -57,6 +59,14 @@ def _deleted() -> list[Column[object]]:
     ]
 
 
+def _owned_by(parent: str, name: str | None = None, **options: Any) -> Column[object]:
+    """A required reference to the row that owns this one: deleting the owner deletes it."""
+    column = name or f"{parent.removesuffix('s')}_id"
+    return Column(
+        column, UUID(as_uuid=True), ForeignKey(f"{parent}.id", ondelete="CASCADE"), nullable=False, **options
+    )
+
+
 TEXT_ARRAY = ARRAY(Text)
 UUID_ARRAY = ARRAY(UUID(as_uuid=True))
 
@@ -92,12 +102,7 @@ deployments = Table(
     metadata,
     _id(),
     Column("organization_id", Text, nullable=False),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     Column("status", Text, nullable=False, server_default=text("'completed'")),
     # A strictly increasing number per database: "latest completed" must not depend on clock ties.
     Column("seq", BigInteger, Identity(always=True), nullable=False),
@@ -110,18 +115,8 @@ http_tool_definitions = Table(
     "http_tool_definitions",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column(
-        "deployment_id",
-        UUID(as_uuid=True),
-        ForeignKey("deployments.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
+    _owned_by("deployments"),
     Column("tool_urn", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("summary", Text),
@@ -144,18 +139,8 @@ resource_definitions = Table(
     "resource_definitions",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column(
-        "deployment_id",
-        UUID(as_uuid=True),
-        ForeignKey("deployments.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
+    _owned_by("deployments"),
     Column("resource_urn", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("uri", Text, nullable=False),
@@ -169,12 +154,7 @@ prompt_templates = Table(
     "prompt_templates",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     # Copy-on-write: every revision of one template shares history_id; the current
     # revision is the one no other row names as its predecessor.
     Column("history_id", UUID(as_uuid=True), nullable=False),
@@ -195,12 +175,7 @@ tool_variations_groups = Table(
     "tool_variations_groups",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     Column("name", Text, nullable=False),
     Column("description", Text),
     _created_at(),
@@ -210,18 +185,8 @@ project_tool_variations = Table(
     "project_tool_variations",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    Column(
-        "group_id",
-        UUID(as_uuid=True),
-        ForeignKey("tool_variations_groups.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
+    _owned_by("tool_variations_groups", "group_id"),
     _created_at(),
     UniqueConstraint("project_id"),
 )
@@ -230,12 +195,7 @@ tool_variations = Table(
     "tool_variations",
     metadata,
     _id(),
-    Column(
-        "group_id",
-        UUID(as_uuid=True),
-        ForeignKey("tool_variations_groups.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("tool_variations_groups", "group_id"),
     Column("src_tool_urn", Text, nullable=False),
     Column("src_tool_name", Text, nullable=False),
     Column("confirm", Text),
@@ -278,12 +238,7 @@ toolsets = Table(
     metadata,
     _id(),
     Column("organization_id", Text, nullable=False),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     Column("name", Text, nullable=False),
     Column("slug", Text, nullable=False),
     Column("description", Text),
@@ -325,12 +280,7 @@ toolset_versions = Table(
     "toolset_versions",
     metadata,
     _id(),
-    Column(
-        "toolset_id",
-        UUID(as_uuid=True),
-        ForeignKey("toolsets.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("toolsets"),
     Column("version", BigInteger, nullable=False),
     Column("tool_urns", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
     Column("resource_urns", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
@@ -349,12 +299,7 @@ toolset_prompts = Table(
     "toolset_prompts",
     metadata,
     _id(),
-    Column(
-        "toolset_id",
-        UUID(as_uuid=True),
-        ForeignKey("toolsets.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("toolsets"),
     Column("prompt_history_id", UUID(as_uuid=True), nullable=False),
     Column("prompt_name", Text, nullable=False),
     _created_at(),
@@ -367,12 +312,7 @@ tool_variations_group_versions = Table(
     "tool_variations_group_versions",
     metadata,
     _id(),
-    Column(
-        "group_id",
-        UUID(as_uuid=True),
-        ForeignKey("tool_variations_groups.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("tool_variations_groups", "group_id"),
     Column("version", BigInteger, nullable=False),
     Column("variation_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
     Column(
@@ -389,12 +329,7 @@ system_source_states = Table(
     "system_source_states",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     Column("prompt_template_ids", UUID_ARRAY, nullable=False, server_default=text("'{}'")),
     _created_at(),
     Index("system_source_states_project_id_idx", "project_id"),  # 0003: capture's reuse lookup
@@ -404,12 +339,7 @@ source_states = Table(
     "source_states",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     Column("deployment_id", UUID(as_uuid=True), ForeignKey("deployments.id", ondelete="RESTRICT")),
     Column(
         "system_source_state_id",
@@ -425,12 +355,7 @@ toolset_releases = Table(
     "toolset_releases",
     metadata,
     _id(),
-    Column(
-        "toolset_id",
-        UUID(as_uuid=True),
-        ForeignKey("toolsets.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("toolsets"),
     Column(
         "source_state_id",
         UUID(as_uuid=True),
@@ -481,7 +406,7 @@ toolset_audit_entries = Table(
     "toolset_audit_entries",
     metadata,
     _id(),
-    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    _owned_by("toolsets"),
     Column("action", Text, nullable=False),
     Column("actor", Text, nullable=False),
     Column("from_release_number", BigInteger),
@@ -505,7 +430,7 @@ idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     _id(),
-    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    _owned_by("toolsets"),
     Column("operation", Text, nullable=False),
     Column("key", Text, nullable=False),
     Column("request_hash", Text, nullable=False),
@@ -527,7 +452,7 @@ webhooks = Table(
     metadata,
     _id(),
     Column("organization_id", Text, nullable=False),
-    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    _owned_by("projects"),
     Column("url", Text, nullable=False),
     Column("events", TEXT_ARRAY, nullable=False),
     Column("secret", Text, nullable=False),
@@ -717,12 +642,7 @@ upstreams = Table(
     "upstreams",
     metadata,
     _id(),
-    Column(
-        "project_id",
-        UUID(as_uuid=True),
-        ForeignKey("projects.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
+    _owned_by("projects"),
     Column("source", Text, nullable=False),
     Column("base_url", Text, nullable=False),
     Column("header_names", TEXT_ARRAY, nullable=False, server_default=text("'{}'")),
@@ -739,7 +659,7 @@ scheduled_publishes = Table(
     "scheduled_publishes",
     metadata,
     _id(),
-    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    _owned_by("toolsets"),
     Column("staging_version", BigInteger, nullable=False),
     Column("publish_at", DateTime(timezone=True), nullable=False),
     Column("notes", Text),
@@ -770,12 +690,7 @@ scheduled_publishes = Table(
 toolset_policies = Table(
     "toolset_policies",
     metadata,
-    Column(
-        "toolset_id",
-        UUID(as_uuid=True),
-        ForeignKey("toolsets.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    _owned_by("toolsets", primary_key=True),
     Column("block_breaking", Boolean, nullable=False, server_default=text("false")),
     Column("keep_last", BigInteger),
     Column("required_approvals", BigInteger, nullable=False, server_default=text("0")),
@@ -790,7 +705,7 @@ toolset_policies = Table(
 release_labels = Table(
     "release_labels",
     metadata,
-    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), primary_key=True),
+    _owned_by("toolsets", primary_key=True),
     Column("label", Text, primary_key=True),
     # NO ACTION: deleting a toolset cascades to its labels and releases in one statement.
     Column("release_id", UUID(as_uuid=True), ForeignKey("toolset_releases.id"), nullable=False),
@@ -805,7 +720,7 @@ served_history = Table(
     "served_history",
     metadata,
     _id(),
-    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    _owned_by("toolsets"),
     Column("label", Text),  # NULL: the toolset's served pointer; else that label's
     Column("action", Text, nullable=False),
     Column("actor", Text, nullable=False),
@@ -828,7 +743,7 @@ project_snapshots = Table(
     "project_snapshots",
     metadata,
     _id(),
-    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    _owned_by("projects"),
     Column("name", Text),
     Column("created_by", Text, nullable=False),
     _created_at(),
