@@ -266,7 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     key = sub.add_parser("create-api-key", help="make an API key; prints it as the last line")
     key.add_argument("--organization", required=True)
-    key.add_argument("--scopes", default="read,write,release", help="comma-separated: read,write,release")
+    key.add_argument(
+        "--scopes",
+        default="read,write,release",
+        help="comma-separated, of read,write,release,approve (default read,write,release; `approve` "
+        "lets the key approve reviews, so give it to reviewers' keys only)",
+    )
     key.add_argument(
         "--name", default="unnamed", help="who or what uses the key; releases and audit entries show it"
     )

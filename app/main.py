@@ -30,6 +30,7 @@ from app.projects.router import router as projects_router
 from app.prompt_templates.router import router as prompt_templates_router
 from app.releases.router import router as releases_router
 from app.retention.router import router as retention_router
+from app.reviews.router import router as reviews_router
 from app.schedules.router import router as schedules_router
 from app.serving.engine import ServedStates
 from app.serving.fast_path import ServedStateFastPath
@@ -58,6 +59,7 @@ API_ROUTERS = (
     webhooks_router,
     upstreams_router,
     schedules_router,
+    reviews_router,
     policies_router,
     labels_router,
     history_router,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db import migrations
 from app.db.embedded import EmbeddedPostgres
 from app.db.engine import create_engine
-from app.kit.auth import insert_api_key
+from app.kit.auth import SCOPES, insert_api_key
 from app.kit.secrets import generate_key
 from app.main import create_app
 
@@ -110,11 +110,10 @@ async def client(app_and_tables: object, engine: AsyncEngine) -> AsyncIterator[h
 
 @pytest.fixture
 def headers(engine: AsyncEngine) -> MakeHeaders:
-    """`await headers(org="org-a", scopes=("read", "write"))` -> Authorization headers for a new key."""
+    """`await headers(org="org-a", scopes=("read", "write"))` -> Authorization headers for a new key
+    (of every scope by default)."""
 
-    async def make(
-        org: str = "org-a", scopes: tuple[str, ...] = ("read", "write", "release")
-    ) -> dict[str, str]:
+    async def make(org: str = "org-a", scopes: tuple[str, ...] = SCOPES) -> dict[str, str]:
         async with engine.begin() as conn:
             key = await insert_api_key(conn, org, scopes, "test key")
         return {"Authorization": f"Bearer {key}"}

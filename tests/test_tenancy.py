@@ -157,7 +157,7 @@ async def test_keys_without_the_needed_scope_are_refused(
     route = next(r for m, p, r in ROUTES if (m, p) == (method, path))
     needed = required_scope(route)
     before = await snapshot(engine)
-    for scopes in (("read",), ("write",), ("release",), ("read", "write")):
+    for scopes in (("read",), ("write",), ("release",), ("approve",), ("read", "write")):
         if needed in scopes:
             continue
         key = await headers(scopes=scopes)
@@ -189,6 +189,8 @@ def test_scopes_follow_the_spec() -> None:
         scope = required_scope(route)
         if route.operation_id in release_ops:
             assert scope == "release", route.operation_id
+        elif route.operation_id == "approveReview":
+            assert scope == "approve", route.operation_id
         elif method == "GET":
             assert scope == "read", route.operation_id
         else:

@@ -415,7 +415,8 @@ toolset_audit_entries = Table(
     _created_at(),
     CheckConstraint(
         "action IN ('create_release', 'publish', 'rollback', 'mode_switch', 'discard', 'rename', "
-        "'policy_update', 'label_move', 'label_delete', 'prune', 'snapshot_restore')",
+        "'policy_update', 'label_move', 'label_delete', 'prune', 'snapshot_restore', "
+        "'review_request', 'review_approve')",
         name="action",
     ),
     Index(
@@ -670,6 +671,10 @@ scheduled_publishes = Table(
     Column("failure_detail", Text),
     _created_at(),
     Column("finished_at", DateTime(timezone=True)),
+    # 0015: the staging copy it was given, and the publish request's name and acknowledgement.
+    Column("staging_toolset_id", UUID(as_uuid=True)),
+    Column("release_name", Text),
+    Column("acknowledge_breaking", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("status IN ('scheduled', 'published', 'cancelled', 'failed')", name="status"),
     Index(
         "scheduled_publishes_toolset_id_created_at_idx",
@@ -768,4 +773,33 @@ project_snapshot_toolsets = Table(
     Column("release_number", BigInteger, nullable=False),
     Index("project_snapshot_toolsets_toolset_id_idx", "toolset_id"),
     Index("project_snapshot_toolsets_release_id_idx", "release_id"),
+)
+
+# --- Reviews (revision 0015) ---
+
+reviews = Table(
+    "reviews",
+    metadata,
+    _id(),
+    Column("toolset_id", UUID(as_uuid=True), ForeignKey("toolsets.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key: publish and discard delete the staging copy; the review stays as a record.
+    Column("staging_toolset_id", UUID(as_uuid=True), nullable=False),
+    Column("staging_version", BigInteger, nullable=False),
+    Column("note", Text),
+    Column("requested_by", Text, nullable=False),
+    Column("release_number", BigInteger),  # the release that published the reviewed copy
+    _created_at(),
+    UniqueConstraint("staging_toolset_id", "staging_version"),
+    Index("reviews_toolset_id_created_at_idx", "toolset_id", text("created_at DESC"), text("id DESC")),
+)
+
+review_approvals = Table(
+    "review_approvals",
+    metadata,
+    _id(),
+    Column("review_id", UUID(as_uuid=True), ForeignKey("reviews.id", ondelete="CASCADE"), nullable=False),
+    Column("approved_by", Text, nullable=False),
+    Column("comment", Text),
+    _created_at(),
+    UniqueConstraint("review_id", "approved_by"),
 )

@@ -17,8 +17,8 @@ from app.db.tables import api_keys
 from app.kit.database import get_engine
 from app.kit.errors import Forbidden, Unauthorized
 
-Scope = Literal["read", "write", "release"]
-SCOPES: tuple[Scope, ...] = ("read", "write", "release")
+Scope = Literal["read", "write", "release", "approve"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "release", "approve")
 KEY_PREFIX = "tsk_"
 
 # Verified keys are remembered briefly so the hot read path does not query api_keys on
@@ -131,3 +131,4 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
 RequireRead = Depends(require("read"))
 RequireWrite = Depends(require("write"))
 RequireRelease = Depends(require("release"))
+RequireApprove = Depends(require("approve"))

@@ -167,6 +167,8 @@ class AuditEntry(BaseModel):
         "label_delete",
         "prune",
         "snapshot_restore",
+        "review_request",
+        "review_approve",
     ] = Field(description="What happened.")
     actor: ApiKeyRef = Field(description="The API key that acted.")
     from_release_number: int | None = Field(description="The release served before.")

@@ -36,9 +36,15 @@ async def run_scheduled_publish(deps: JobDeps, payload: bytes) -> None:
         live_id = await toolset_queries.lock_live_toolset(conn, live["project_id"], live["slug"])
         live = await toolset_queries.get_toolset(conn, live_id) if live_id else live
         staging = await toolset_queries.find_staging_copy(conn, live["id"])
+        if schedule["staging_toolset_id"] not in (None, staging and staging["id"]):
+            staging = None  # discarded and made again: another copy, whatever its version
         if staging is None or staging["version"] != schedule["staging_version"]:
             reason, detail = (
-                ("staging_gone", "The staging copy was published or discarded before the scheduled time.")
+                (
+                    "staging_gone",
+                    "The staging copy was published or discarded (maybe made again) before the scheduled "
+                    "time.",
+                )
                 if staging is None
                 else (
                     "staging_changed",
@@ -54,7 +60,14 @@ async def run_scheduled_publish(deps: JobDeps, payload: bytes) -> None:
         try:
             async with conn.begin_nested():
                 live, _, number = await service.publish_locked(
-                    schedule["project_slug"], live, staging, schedule["notes"], "scheduled_publish", details
+                    schedule["project_slug"],
+                    live,
+                    staging,
+                    schedule["notes"],
+                    "scheduled_publish",
+                    details,
+                    name=schedule["release_name"],
+                    acknowledge_breaking=schedule["acknowledge_breaking"],
                 )
         except (AppError, IntegrityError) as exc:
             code = exc.code if isinstance(exc, AppError) else "conflict"

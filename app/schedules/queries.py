@@ -17,16 +17,22 @@ _VIEW = select(s, *ACTING_KEY_COLUMNS).outerjoin(api_keys, acted_as(s.c.requeste
 async def insert_schedule(
     conn: AsyncConnection,
     toolset_id: UUID,
-    staging_version: int,
+    staging: RowMapping,
     publish_at: datetime,
     notes: str | None,
     requested_by: str,
+    *,
+    release_name: str | None,
+    acknowledge_breaking: bool,
 ) -> UUID:
     stmt = (
         s.insert()
         .values(
             toolset_id=toolset_id,
-            staging_version=staging_version,
+            staging_toolset_id=staging["id"],
+            staging_version=staging["version"],
+            release_name=release_name,
+            acknowledge_breaking=acknowledge_breaking,
             publish_at=publish_at,
             notes=notes,
             requested_by=requested_by,

@@ -16,13 +16,19 @@ class ScheduledPublish(BaseModel):
     )
     publish_at: datetime = Field(description="When it runs.")
     notes: str | None = Field(description="The release notes it publishes with.")
+    name: str | None = Field(description="The release name it publishes with, if any.")
+    acknowledge_breaking: bool = Field(
+        description="Whether the request acknowledged breaking changes: under a `block_breaking` policy, "
+        "the run publishes breaking changes only then (else it fails, `breaking_changes`)."
+    )
     status: ScheduleStatus = Field(
         description="`scheduled` until it runs; then `published`, `cancelled` (the staging copy changed, "
         "or DELETE) or `failed`."
     )
     reason: str | None = Field(
         description="Why it was cancelled or failed, as a stable code (`staging_changed`, "
-        "`cancelled_by_request`, `approval_required`, …); null otherwise."
+        "`staging_gone`, `cancelled_by_request`, `approval_required`, `breaking_changes`, …); null "
+        "otherwise."
     )
     detail: str | None = Field(description="The same, for people.")
     release_number: int | None = Field(description="The release it made; null unless published.")

@@ -2,9 +2,11 @@
 
 Scheduling records the staging copy's version and enqueues a `scheduled_publish` job due
 at `publish_at`, in one transaction. The job (`run_scheduled_publish`) locks the schedule,
-then the live toolset, re-checks that the staging copy is still the version it was given
-(any later edit cancels it) and publishes it as publishStagingVersion does, with every
-check publish makes, audited as a publish by the key that scheduled it. A publish that
+then the live toolset, re-checks that the staging copy is still the copy and version it was
+given (any later edit, discard or re-creation cancels it) and publishes it as
+publishStagingVersion does, with every check publish makes at that moment (the approvals
+the policy requires, breaking changes unless the request acknowledged them), audited as a
+publish by the key that scheduled it. A publish that
 fails is recorded with its reason and reported as a `schedule.failed` webhook event.
 """
 
@@ -23,8 +25,11 @@ from app.kit.database import get_connection
 from app.kit.errors import Conflict, NotFound, Unprocessable
 from app.kit.etag import check_if_match
 from app.kit.pagination import encode_cursor
+from app.policies.service import check_breaking
 from app.schedules import queries
 from app.schedules.schemas import ScheduledPublish
+from app.serving import state
+from app.staging.schemas import StagingPublish
 from app.toolsets import queries as toolset_queries
 from app.toolsets.service import live_toolset, locked_live_toolset
 
@@ -57,6 +62,7 @@ def as_schedule(row: RowMapping) -> ScheduledPublish:
             **row,
             "reason": row["failure_code"],
             "detail": row["failure_detail"],
+            "name": row["release_name"],
             "requested_by": key_ref(row["requested_by"], row["key_name"], row["key_prefix"]),
         }
     )
@@ -69,8 +75,11 @@ class ScheduleService:
         self.actor = principal.key_id
 
     async def schedule(
-        self, project: str, slug: str, notes: str | None, publish_at: datetime, if_match: str | None
+        self, project: str, slug: str, body: StagingPublish, publish_at: datetime, if_match: str | None
     ) -> ScheduledPublish:
+        """Record the publish request (notes, name, `acknowledge_breaking`) and the staging copy
+        it is for; approvals are not required yet (they are checked when it runs, and may be given
+        until then), but a breaking change the policy blocks is refused now, as publish would."""
         now = datetime.now(UTC)
         if not now < publish_at <= now + MAX_AHEAD:
             raise Unprocessable(
@@ -85,6 +94,13 @@ class ScheduleService:
             if staging is None:
                 raise NothingToSchedule(f"Toolset '{slug}' has no staging copy to publish.")
             check_if_match(if_match, staging["version"])
+            await check_breaking(
+                self.conn,
+                live,
+                await state.current_state(self.conn, staging["id"]),
+                body.acknowledge_breaking,
+                "publish",
+            )
             pending = await queries.find_pending(self.conn, live["id"])
             if pending is not None:
                 raise PublishAlreadyScheduled(
@@ -92,7 +108,14 @@ class ScheduleService:
                     location=schedule_path(project, slug, pending["id"]),
                 )
             schedule_id = await queries.insert_schedule(
-                self.conn, live["id"], staging["version"], publish_at, notes, self.actor
+                self.conn,
+                live["id"],
+                staging,
+                publish_at,
+                body.notes,
+                self.actor,
+                release_name=body.name,
+                acknowledge_breaking=body.acknowledge_breaking,
             )
             delay = await queries.seconds_until(self.conn, publish_at)
             await enqueue(

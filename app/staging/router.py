@@ -210,7 +210,6 @@ async def publish_staging_version(
     """The staging copy becomes the next release, served at once; the staging copy is removed. With
     `publish_at`, 202: the staging copy as it is now is published at that time (any later edit
     cancels it), see getScheduledPublish."""
-    notes = body.notes if body else None
     if body is not None and body.publish_at is not None:
         if idempotency_key is not None:
             raise Unprocessable(
@@ -218,7 +217,7 @@ async def publish_staging_version(
                 "per toolset (409 while one is pending).",
                 errors=[{"field": "header.Idempotency-Key", "message": "not with publish_at"}],
             )
-        scheduled = await schedules.schedule(project, toolset, notes, body.publish_at, if_match)
+        scheduled = await schedules.schedule(project, toolset, body, body.publish_at, if_match)
         return JSONResponse(  # type: ignore[return-value]
             scheduled.model_dump(mode="json"),
             status_code=status.HTTP_202_ACCEPTED,

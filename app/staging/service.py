@@ -24,6 +24,8 @@ from app.releases import queries as release_queries
 from app.releases.diff import diff_states
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
 from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
+from app.reviews import queries as review_queries
+from app.reviews.service import check_approvals
 from app.serving import state
 from app.serving.names import refuse_duplicate_names
 from app.serving.pointers import PointerCache
@@ -318,15 +320,13 @@ class StagingService:
                 if staging is None:
                     raise self._nothing_to_publish(project, live)
                 check_if_match(if_match, staging["version"])
-                breaking = await check_breaking(
-                    self.conn,
-                    live,
-                    await state.current_state(self.conn, staging["id"]),
-                    body.acknowledge_breaking,
-                    "publish",
-                )
                 live, release_id, _ = await self.publish_locked(
-                    project, live, staging, body.notes, name=body.name, breaking=breaking
+                    project,
+                    live,
+                    staging,
+                    body.notes,
+                    name=body.name,
+                    acknowledge_breaking=body.acknowledge_breaking,
                 )
                 if idempotency_key is not None:
                     await release_queries.insert_idempotency_key(
@@ -351,11 +351,21 @@ class StagingService:
         details: dict[str, Any] | None = None,
         *,
         name: str | None = None,
-        breaking: list[dict[str, Any]] | None = None,
+        acknowledge_breaking: bool = False,
     ) -> tuple[RowMapping, UUID, int]:
         """The publish itself, inside the caller's transaction and under the live row's lock:
         shared by publishStagingVersion and a scheduled publish (`trigger`), so both make the
-        same checks, the same audit entry and the same webhook event."""
+        same checks (approvals, then breaking changes), the same audit entry and the same
+        webhook event. Every edit and approval takes the same lock, so the approvals counted
+        are those of the very version published."""
+        approvals = await check_approvals(self.conn, project, live, staging)
+        breaking = await check_breaking(
+            self.conn,
+            live,
+            await state.current_state(self.conn, staging["id"]),
+            acknowledge_breaking,
+            "publish",
+        )
         served_before = live
         live = await self._bring_live_to_staging(live, staging)
         release_id, number = await record_release(
@@ -368,6 +378,7 @@ class StagingService:
             acknowledged_breaking=bool(breaking),
         )
         await history_queries.record_served_move(self.conn, served_before, "publish", self.actor)
+        await review_queries.mark_published(self.conn, staging["id"], staging["version"], number)
         await self._delete_staging(staging)
         await release_queries.insert_audit_entry(
             self.conn,
@@ -376,7 +387,12 @@ class StagingService:
             self.actor,
             live["current_release_number"],
             number,
-            {"staging_version": staging["version"], **(details or {}), **breaking_details(breaking or [])},
+            {
+                "staging_version": staging["version"],
+                **(details or {}),
+                **approvals,
+                **breaking_details(breaking),
+            },
         )
         await emit_toolset_event(
             self.conn,

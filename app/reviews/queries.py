@@ -1,0 +1,108 @@
+"""Every statement of the reviews domain."""
+
+from uuid import UUID
+
+from sqlalchemy import RowMapping, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.api_keys.queries import ACTING_KEY_COLUMNS, acted_as
+from app.db.tables import api_keys, review_approvals, reviews
+
+_VIEW = select(reviews, *ACTING_KEY_COLUMNS).outerjoin(api_keys, acted_as(reviews.c.requested_by))
+
+
+async def insert_review(
+    conn: AsyncConnection,
+    toolset_id: UUID,
+    staging_toolset_id: UUID,
+    staging_version: int,
+    note: str | None,
+    requested_by: str,
+) -> UUID:
+    stmt = (
+        reviews.insert()
+        .values(
+            toolset_id=toolset_id,
+            staging_toolset_id=staging_toolset_id,
+            staging_version=staging_version,
+            note=note,
+            requested_by=requested_by,
+        )
+        .returning(reviews.c.id)
+    )
+    review_id: UUID = (await conn.execute(stmt)).scalar_one()
+    return review_id
+
+
+async def latest_review(conn: AsyncConnection, toolset_id: UUID) -> RowMapping | None:
+    stmt = (
+        _VIEW.where(reviews.c.toolset_id == toolset_id)
+        .order_by(reviews.c.created_at.desc(), reviews.c.id.desc())
+        .limit(1)
+    )
+    return (await conn.execute(stmt)).mappings().one_or_none()
+
+
+async def review_of_copy(
+    conn: AsyncConnection, staging_toolset_id: UUID, staging_version: int
+) -> RowMapping | None:
+    """The review of this staging copy at this version: the only one whose approvals count."""
+    stmt = _VIEW.where(
+        reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
+    )
+    return (await conn.execute(stmt)).mappings().one_or_none()
+
+
+async def approval_count_of_copy(
+    conn: AsyncConnection, staging_toolset_id: UUID, staging_version: int
+) -> tuple[UUID, int] | None:
+    """The review of this staging copy at this version and how many approvals it has, in one
+    statement; None when that version was never put up for review."""
+    stmt = (
+        select(reviews.c.id, func.count(review_approvals.c.id))
+        .outerjoin(review_approvals, review_approvals.c.review_id == reviews.c.id)
+        .where(
+            reviews.c.staging_toolset_id == staging_toolset_id,
+            reviews.c.staging_version == staging_version,
+        )
+        .group_by(reviews.c.id)
+    )
+    row = (await conn.execute(stmt)).one_or_none()
+    return (row[0], int(row[1])) if row is not None else None
+
+
+async def approvals_of(conn: AsyncConnection, review_id: UUID) -> list[RowMapping]:
+    stmt = (
+        select(review_approvals, *ACTING_KEY_COLUMNS)
+        .outerjoin(api_keys, acted_as(review_approvals.c.approved_by))
+        .where(review_approvals.c.review_id == review_id)
+        .order_by(review_approvals.c.created_at, review_approvals.c.id)
+    )
+    return list((await conn.execute(stmt)).mappings())
+
+
+async def insert_approval(
+    conn: AsyncConnection, review_id: UUID, approved_by: str, comment: str | None
+) -> bool:
+    """False when this key has approved this review already."""
+    stmt = (
+        insert(review_approvals)
+        .values(review_id=review_id, approved_by=approved_by, comment=comment)
+        .on_conflict_do_nothing(constraint="review_approvals_review_id_approved_by_key")
+        .returning(review_approvals.c.id)
+    )
+    return (await conn.execute(stmt)).scalar_one_or_none() is not None
+
+
+async def mark_published(
+    conn: AsyncConnection, staging_toolset_id: UUID, staging_version: int, release_number: int
+) -> None:
+    """The review of what was just published (if any) is done: it names its release."""
+    await conn.execute(
+        reviews.update()
+        .where(
+            reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
+        )
+        .values(release_number=release_number)
+    )

@@ -1,0 +1,232 @@
+"""Reviews and approvals of a staging copy.
+
+A review names one staging copy at one version. Approvals (keys with the `approve` scope,
+never the key that asked) approve exactly that: any later edit bumps the copy's version,
+and a discarded or re-created copy is another row, so the review goes `outdated` and its
+approvals stop counting, computed on read rather than hooked into every write. A toolset
+whose policy sets `required_approvals: N` publishes only with N approvals of the copy as it
+is (`check_approvals`, called by every publish, scheduled ones included, under the live
+row's lock that every edit and approval takes too). A publish consumes the review.
+"""
+
+from typing import Any
+
+from fastapi import Depends
+from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.api_keys.schemas import key_ref
+from app.kit.auth import Principal, authenticate
+from app.kit.database import get_connection
+from app.kit.errors import Conflict, Forbidden, NotFound
+from app.kit.etag import check_if_match
+from app.policies.service import toolset_policy
+from app.releases import queries as release_queries
+from app.reviews import queries
+from app.reviews.schemas import Approval, Review
+from app.toolsets import queries as toolset_queries
+from app.toolsets.service import live_toolset, locked_live_toolset, no_staging_copy, toolset_path
+from app.webhooks.events import emit_toolset_event
+
+
+class ApprovalRequired(Conflict):
+    code = "approval_required"
+    title = "Approval required"
+
+
+class ReviewNotFound(NotFound):
+    code = "review_not_found"
+
+
+class ReviewOutdated(Conflict):
+    code = "review_outdated"
+
+
+class ReviewExists(Conflict):
+    code = "review_exists"
+
+
+class AlreadyApproved(Conflict):
+    code = "already_approved"
+
+
+class SelfApproval(Forbidden):
+    code = "self_approval"
+
+
+def review_path(project: str, slug: str) -> str:
+    return f"{toolset_path(project, slug)}/staging/review"
+
+
+async def required_approvals(conn: AsyncConnection, toolset_id: Any) -> int:
+    return int((await toolset_policy(conn, toolset_id))["required_approvals"])
+
+
+async def check_approvals(
+    conn: AsyncConnection, project: str, live: RowMapping, staging: RowMapping
+) -> dict[str, Any]:
+    """409 `approval_required` unless the staging copy, as it is now, has the approvals the
+    policy needs; else what the publish's audit entry records of them. The caller holds the
+    live row's lock, so no edit or approval can slip in before the publish commits."""
+    required = await required_approvals(conn, live["id"])
+    found = await queries.approval_count_of_copy(conn, staging["id"], staging["version"])
+    valid = found[1] if found is not None else 0
+    if valid < required:
+        path = review_path(project, live["slug"])
+        if found is None:
+            todo = f"put it up for review (POST {path}), then have"
+            hint = f"POST {path}"
+        else:
+            todo = "have"
+            hint = f"POST {path}/approvals"
+        raise ApprovalRequired(
+            f"Toolset '{live['slug']}' needs {required} approval(s) of its staging copy (version "
+            f"{staging['version']}) to publish, and has {valid}: {todo} other API keys with the "
+            f"`approve` scope approve it (POST {path}/approvals). Any edit of the staging copy voids "
+            "its approvals.",
+            hint=hint,
+            required_approvals=required,
+            valid_approvals=valid,
+        )
+    if found is None:
+        return {}
+    return {"review_id": str(found[0]), "approvals": valid}
+
+
+class ReviewService:
+    def __init__(self, conn: AsyncConnection, principal: Principal) -> None:
+        self.conn = conn
+        self.org = principal.organization_id
+        self.actor = principal.key_id
+
+    async def _staging(self, project: str, live: RowMapping) -> RowMapping:
+        staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
+        if staging is None:
+            raise no_staging_copy(project, live)
+        return staging
+
+    async def _view(self, live: RowMapping, staging: RowMapping | None, review: RowMapping) -> Review:
+        approvals = await queries.approvals_of(self.conn, review["id"])
+        required = await required_approvals(self.conn, live["id"])
+        if review["release_number"] is not None:
+            status = "published"
+        elif (
+            staging is not None
+            and staging["id"] == review["staging_toolset_id"]
+            and staging["version"] == review["staging_version"]
+        ):
+            status = "open"
+        else:
+            status = "outdated"
+        valid = len(approvals) if status == "open" else 0
+        return Review.model_validate(
+            {
+                **review,
+                "requested_by": key_ref(review["requested_by"], review["key_name"], review["key_prefix"]),
+                "status": status,
+                "approvals": [
+                    Approval.model_validate(
+                        {**a, "approved_by": key_ref(a["approved_by"], a["key_name"], a["key_prefix"])}
+                    )
+                    for a in approvals
+                ],
+                "valid_approvals": valid,
+                "required_approvals": required,
+                "approved": status == "open" and valid >= required,
+            }
+        )
+
+    async def request(self, project: str, slug: str, note: str | None, if_match: str | None) -> Review:
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            staging = await self._staging(project, live)
+            check_if_match(if_match, staging["version"])
+            path = review_path(project, slug)
+            if await queries.review_of_copy(self.conn, staging["id"], staging["version"]) is not None:
+                raise ReviewExists(
+                    f"The staging copy of '{slug}' is already under review at version {staging['version']}: "
+                    f"read it with GET {path}; an edit of the staging copy makes a new review necessary.",
+                    hint=f"GET {path}",
+                    location=path,
+                )
+            await queries.insert_review(
+                self.conn, live["id"], staging["id"], staging["version"], note, self.actor
+            )
+            await release_queries.insert_audit_entry(
+                self.conn,
+                live["id"],
+                "review_request",
+                self.actor,
+                details={"staging_version": staging["version"], **({"note": note} if note else {})},
+            )
+            review = await queries.review_of_copy(self.conn, staging["id"], staging["version"])
+            assert review is not None
+            return await self._view(live, staging, review)
+
+    async def get(self, project: str, slug: str) -> Review:
+        async with self.conn.begin():
+            live = await live_toolset(self.conn, self.org, project, slug)
+            staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
+            review = await queries.latest_review(self.conn, live["id"])
+            if review is None:
+                path = review_path(project, slug)
+                raise ReviewNotFound(
+                    f"Toolset '{slug}' has no review; put its staging copy up for review with POST {path}.",
+                    hint=f"POST {path}",
+                )
+            return await self._view(live, staging, review)
+
+    async def approve(self, project: str, slug: str, comment: str | None, if_match: str | None) -> Review:
+        async with self.conn.begin():
+            live = await locked_live_toolset(self.conn, self.org, project, slug)
+            staging = await self._staging(project, live)
+            check_if_match(if_match, staging["version"])
+            review = await queries.review_of_copy(self.conn, staging["id"], staging["version"])
+            path = review_path(project, slug)
+            if review is None:
+                if await queries.latest_review(self.conn, live["id"]) is None:
+                    raise ReviewNotFound(
+                        f"Toolset '{slug}' has no review to approve; its staging copy is put up for review "
+                        f"with POST {path}.",
+                        hint=f"POST {path}",
+                    )
+                raise ReviewOutdated(
+                    f"The staging copy of '{slug}' changed after it was put up for review (it is at version "
+                    f"{staging['version']} now), so that review no longer counts: read the staging copy, "
+                    f"then request a new review (POST {path}).",
+                    hint=f"POST {path}",
+                )
+            if review["requested_by"] == self.actor:
+                raise SelfApproval(
+                    "The API key that requested a review cannot approve it: approve with another key "
+                    "that has the `approve` scope."
+                )
+            if not await queries.insert_approval(self.conn, review["id"], self.actor, comment):
+                raise AlreadyApproved(
+                    f"This API key has already approved staging version {staging['version']} of '{slug}'.",
+                    location=path,
+                )
+            view = await self._view(live, staging, review)
+            details = {
+                "review_id": str(review["id"]),
+                "staging_version": staging["version"],
+                "approvals": view.valid_approvals,
+                "required_approvals": view.required_approvals,
+            }
+            await release_queries.insert_audit_entry(
+                self.conn,
+                live["id"],
+                "review_approve",
+                self.actor,
+                details={**details, **({"comment": comment} if comment else {})},
+            )
+            await emit_toolset_event(
+                self.conn, "review.approved", project, live, self.actor, **details, approved=view.approved
+            )
+            return view
+
+
+async def review_service(
+    conn: AsyncConnection = Depends(get_connection), principal: Principal = Depends(authenticate)
+) -> ReviewService:
+    return ReviewService(conn, principal)
