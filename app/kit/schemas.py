@@ -113,6 +113,12 @@ class Problem(BaseModel):
     changes: list[dict[str, Any]] | None = Field(
         None, description="`breaking_changes`: the breaking changes, each as in a diff's `changes`."
     )
+    required_approvals: int | None = Field(
+        None, description="`approval_required`: the approvals the toolset's policy requires."
+    )
+    valid_approvals: int | None = Field(
+        None, description="`approval_required`: the approvals of the staging copy as it is now."
+    )
 
 
 def problem_example(status: int, code: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
