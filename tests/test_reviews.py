@@ -187,6 +187,7 @@ async def test_an_edit_after_approval_voids_it(
     # A variation written in the staging copy is an edit too.
     again = await request_review(client, auth)
     assert again["staging_version"] == edited.json()["version"]
+    assert (again["approvals"], again["valid_approvals"]) == ([], 0)  # the old approval stays behind
     await approve(client, key)
     variation = await client.put(
         f"{BASE}/staging/variations/{URNS[0]}", json={"description": "Find pets."}, headers=auth
