@@ -286,6 +286,21 @@ async def test_a_scheduled_publish_without_the_approvals_fails_and_says_why(
     assert (await client.get(f"{BASE}/staging", headers=auth)).status_code == 200
 
 
+async def test_a_scheduled_publish_counts_the_approvals_its_policy_requires_when_it_runs(
+    client: httpx.AsyncClient, auth: dict[str, str], headers: MakeHeaders
+) -> None:
+    await staged(client, auth)
+    await request_review(client, auth)
+    await approve(client, await approver(headers))
+    scheduled = await schedule(client, auth, seconds=1.0)
+    raised = await client.put(f"{BASE}/policy", json={"required_approvals": 2}, headers=auth)
+    assert raised.status_code == 200
+    done = await finished(client, auth, scheduled["id"])
+    assert (done["status"], done["reason"]) == ("failed", "approval_required")
+    assert "needs 2 approval(s)" in done["detail"]
+    assert (await client.get(f"{BASE}/releases/2", headers=auth)).status_code == 404
+
+
 async def test_approvals_given_before_the_time_let_a_scheduled_publish_run(
     client: httpx.AsyncClient, auth: dict[str, str], headers: MakeHeaders
 ) -> None:

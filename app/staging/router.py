@@ -8,7 +8,18 @@ from app.kit.idempotency import REPLAYED_HEADER, IdempotencyKey
 from app.kit.json_body import JsonRoute
 from app.kit.pagination import Page as PageParams
 from app.kit.params import ProjectParam, ToolsetParam, ToolUrnParam
-from app.kit.schemas import AUTH_RESPONSES, BODY, CONFLICT, INVALID, NOT_FOUND, PRECONDITION, Page, headers
+from app.kit.schemas import (
+    AUTH_RESPONSES,
+    BODY,
+    CONFLICT,
+    INVALID,
+    NOT_FOUND,
+    PRECONDITION,
+    Page,
+    headers,
+    problem,
+    problem_example,
+)
 from app.releases.schemas import Release, StateDiff
 from app.schedules.schemas import ScheduledPublish
 from app.schedules.service import ScheduleService, schedule_path, schedule_service
@@ -23,6 +34,27 @@ router = APIRouter(
     tags=["staging"],
     responses=AUTH_RESPONSES | NOT_FOUND,
 )
+
+
+PUBLISH_CONFLICT = {
+    409: problem(
+        "The publish cannot go ahead: `approval_required`, `breaking_changes`, `no_staging_copy`, "
+        "`not_in_staging_mode`, `release_name_taken`, `idempotency_key_reused`, "
+        "`publish_already_scheduled`; `hint` says what to do",
+        problem_example(
+            409,
+            "approval_required",
+            "Approval required",
+            "Toolset 'pets' needs 2 approval(s) of its staging copy (version 7) to publish, and has 1: have "
+            "other API keys with the `approve` scope approve it (POST "
+            "/v1/projects/petstore/toolsets/pets/staging/review/approvals). Any edit of the staging copy "
+            "voids its approvals.",
+            hint="POST /v1/projects/petstore/toolsets/pets/staging/review/approvals",
+            required_approvals=2,
+            valid_approvals=1,
+        ),
+    )
+}
 
 
 def _with_etag(response: Response, toolset: Toolset) -> Toolset:
@@ -186,7 +218,7 @@ async def diff_staging_version(
     status_code=status.HTTP_201_CREATED,
     dependencies=[RequireRelease],
     responses=BODY
-    | CONFLICT
+    | PUBLISH_CONFLICT
     | PRECONDITION
     | headers(201, "Location", "Idempotent-Replayed")
     | {
