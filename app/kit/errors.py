@@ -207,6 +207,11 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if _statement_cancelled(exc):
         logger.warning("statement timed out on %s %s", request.method, request.url.path)
         return _unavailable("The database took too long to answer; retry shortly.")
+    if exc.connection_invalidated:
+        # The connection went away mid-request (the server restarted, a proxy dropped it):
+        # SQLAlchemy has renewed the pool, so a retry gets a new connection.
+        logger.warning("database connection lost on %s %s", request.method, request.url.path)
+        return _unavailable("The database connection was lost; retry shortly.")
     return await _unhandled(request, exc)
 
 

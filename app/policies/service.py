@@ -5,6 +5,7 @@ move of the served pointer may go ahead; `toolset_policy` is how other domains (
 retention) read a policy, defaults included.
 """
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from app.policies.schemas import Policy, PolicyFields
 from app.releases import queries as release_queries
 from app.releases.diff import diff_states
 from app.serving import state
+from app.serving.caches import ServedCache
 from app.toolsets.service import live_toolset, locked_live_toolset
 
 # An audit entry keeps at most this many reasons of the breaking changes it let through.
@@ -76,7 +78,20 @@ async def check_breaking(
     """
     if not await blocks_breaking(conn, live["id"]):
         return []
-    breaking = breaking_of(diff_states(await state.served_state(conn, live), after))
+    return await breaking_under_policy(conn, live, after, acknowledge, action)
+
+
+async def breaking_under_policy(
+    conn: AsyncConnection,
+    live: Mapping[Any, Any],
+    after: dict[str, Any],
+    acknowledge: bool,
+    action: str,
+    cache: ServedCache | None = None,
+) -> list[dict[str, Any]]:
+    """`check_breaking` for a caller that read the policy already and found it blocking
+    (`cache`: the process's served states, where the live release's body may be)."""
+    breaking = breaking_of(diff_states(await state.served_state(conn, live, cache), after))
     if breaking and not acknowledge:
         raise refuse_breaking(breaking, action)
     return breaking

@@ -53,6 +53,10 @@ class ReleaseNameTaken(Conflict):
     code = "release_name_taken"
 
 
+# A release's name is unique within its toolset.
+RELEASE_NAME_CONSTRAINT = "toolset_releases_toolset_id_name_key"
+
+
 def as_release(row: RowMapping, current_release_id: UUID | None) -> Release:
     released_by = key_ref(row["released_by"], row["key_name"], row["key_prefix"])
     return Release.model_validate(
@@ -106,6 +110,12 @@ async def record_release(
     )
 
 
+def idempotency_key_reused(key: str | None) -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        f"Idempotency-Key '{key}' was used with a different request; use a new key for a new request."
+    )
+
+
 def request_fingerprint(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -120,9 +130,7 @@ async def replayed_release(
     if stored is None:
         return None
     if stored["request_hash"] != fingerprint:
-        raise IdempotencyKeyReused(
-            f"Idempotency-Key '{key}' was used with a different request; use a new key for a new request."
-        )
+        raise idempotency_key_reused(key)
     release_id: UUID = stored["release_id"]
     return release_id
 

@@ -1,8 +1,9 @@
 """Every statement of the reviews domain."""
 
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import RowMapping, func, select
+from sqlalchemy import ColumnElement, RowMapping, ScalarSelect, Update, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -54,22 +55,32 @@ async def review_of_copy(
     return (await conn.execute(stmt)).mappings().one_or_none()
 
 
-async def approval_count_of_copy(
-    conn: AsyncConnection, staging_toolset_id: UUID, staging_version: int
-) -> tuple[UUID, int] | None:
-    """The review of this staging copy at this version and how many approvals it has, in one
-    statement; None when that version was never put up for review."""
-    stmt = (
-        select(reviews.c.id, func.count(review_approvals.c.id))
-        .outerjoin(review_approvals, review_approvals.c.review_id == reviews.c.id)
+def review_of_copy_id(
+    staging_toolset_id: ColumnElement[Any], staging_version: ColumnElement[Any]
+) -> ScalarSelect[Any]:
+    """The id of the review of this staging copy at this version (NULL when that version was
+    never put up for review): the only review whose approvals count."""
+    return (
+        select(reviews.c.id)
         .where(
-            reviews.c.staging_toolset_id == staging_toolset_id,
-            reviews.c.staging_version == staging_version,
+            reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
         )
-        .group_by(reviews.c.id)
+        .scalar_subquery()
     )
-    row = (await conn.execute(stmt)).one_or_none()
-    return (row[0], int(row[1])) if row is not None else None
+
+
+def approvals_of_copy(
+    staging_toolset_id: ColumnElement[Any], staging_version: ColumnElement[Any]
+) -> ScalarSelect[Any]:
+    """How many approvals the review of this staging copy at this version has (0 without one)."""
+    return (
+        select(func.count(review_approvals.c.id))
+        .join(reviews, reviews.c.id == review_approvals.c.review_id)
+        .where(
+            reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
+        )
+        .scalar_subquery()
+    )
 
 
 async def approvals_of(conn: AsyncConnection, review_id: UUID) -> list[RowMapping]:
@@ -95,11 +106,14 @@ async def insert_approval(
     return (await conn.execute(stmt)).scalar_one_or_none() is not None
 
 
-async def mark_published(
-    conn: AsyncConnection, staging_toolset_id: UUID, staging_version: int, release_number: int
-) -> None:
-    """The review of what was just published (if any) is done: it names its release."""
-    await conn.execute(
+def mark_published(
+    staging_toolset_id: ColumnElement[Any],
+    staging_version: ColumnElement[Any],
+    release_number: ColumnElement[Any],
+) -> Update:
+    """The review of what is being published (if any) is done: it names its release (a
+    publish runs this inside its one statement)."""
+    return (
         reviews.update()
         .where(
             reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version

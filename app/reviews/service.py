@@ -5,11 +5,13 @@ never the key that asked) approve exactly that: any later edit bumps the copy's 
 and a discarded or re-created copy is another row, so the review goes `outdated` and its
 approvals stop counting, computed on read rather than hooked into every write. A toolset
 whose policy sets `required_approvals: N` publishes only with N approvals of the copy as it
-is (`check_approvals`, called by every publish, scheduled ones included, under the live
+is (`refuse_without_approvals`, called by every publish, scheduled ones included, under the live
 row's lock that every edit and approval takes too). A publish consumes the review.
 """
 
+from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
 from fastapi import Depends
 from sqlalchemy import RowMapping
@@ -62,18 +64,23 @@ async def required_approvals(conn: AsyncConnection, toolset_id: Any) -> int:
     return int((await toolset_policy(conn, toolset_id))["required_approvals"])
 
 
-async def check_approvals(
-    conn: AsyncConnection, project: str, live: RowMapping, staging: RowMapping
+def refuse_without_approvals(
+    project: str,
+    live: Mapping[Any, Any],
+    staging: Mapping[Any, Any],
+    required: int,
+    review_id: UUID | None,
+    valid: int,
 ) -> dict[str, Any]:
     """409 `approval_required` unless the staging copy, as it is now, has the approvals the
-    policy needs; else what the publish's audit entry records of them. The caller holds the
-    live row's lock, so no edit or approval can slip in before the publish commits."""
-    required = await required_approvals(conn, live["id"])
-    found = await queries.approval_count_of_copy(conn, staging["id"], staging["version"])
-    valid = found[1] if found is not None else 0
+    policy needs (`required`); else what the publish's audit entry records of them. The
+    caller read the copy's review (`review_id`, None when its version was never put up for
+    review) and its `valid` approvals under the live row's lock (a publish reads them in
+    its context read, `staging.queries.read_publish_context`), so no edit or approval can
+    slip in before the publish commits."""
     if valid < required:
         path = review_path(project, live["slug"])
-        if found is None:
+        if review_id is None:
             todo = f"put it up for review (POST {path}), then have"
             hint = f"POST {path}"
         else:
@@ -88,9 +95,9 @@ async def check_approvals(
             required_approvals=required,
             valid_approvals=valid,
         )
-    if found is None:
+    if review_id is None:
         return {}
-    return {"review_id": str(found[0]), "approvals": valid}
+    return {"review_id": str(review_id), "approvals": valid}
 
 
 class ReviewService:

@@ -14,6 +14,7 @@ from app.kit.auth import Principal
 from app.kit.errors import AppError
 from app.kit.metrics import RELEASES
 from app.schedules import queries
+from app.staging import queries as staging_queries
 from app.staging.service import StagingService
 from app.toolsets import queries as toolset_queries
 from app.webhooks.events import emit_toolset_event
@@ -34,8 +35,10 @@ async def run_scheduled_publish(deps: JobDeps, payload: bytes) -> None:
             return
         live = await toolset_queries.get_toolset(conn, schedule["toolset_id"])
         live_id = await toolset_queries.lock_live_toolset(conn, live["project_id"], live["slug"])
-        live = await toolset_queries.get_toolset(conn, live_id) if live_id else live
-        staging = await toolset_queries.find_staging_copy(conn, live["id"])
+        if live_id is not None:
+            live, staging = await staging_queries.read_publish_context(conn, live_id, "publish", None)
+        else:
+            staging = None  # the toolset is gone, and its staging copy with it
         if schedule["staging_toolset_id"] not in (None, staging and staging["id"]):
             staging = None  # discarded and made again: another copy, whatever its version
         if staging is None or staging["version"] != schedule["staging_version"]:
@@ -59,7 +62,7 @@ async def run_scheduled_publish(deps: JobDeps, payload: bytes) -> None:
         details = {"scheduled_publish_id": str(schedule_id)}
         try:
             async with conn.begin_nested():
-                live, _, number = await service.publish_locked(
+                released = await service.publish_locked(
                     schedule["project_slug"],
                     live,
                     staging,
@@ -69,6 +72,7 @@ async def run_scheduled_publish(deps: JobDeps, payload: bytes) -> None:
                     name=schedule["release_name"],
                     acknowledge_breaking=schedule["acknowledge_breaking"],
                 )
+                number = released["release_number"]
         except (AppError, IntegrityError) as exc:
             code = exc.code if isinstance(exc, AppError) else "conflict"
             detail = (

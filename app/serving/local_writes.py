@@ -9,6 +9,7 @@ next to reads.
 """
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event
@@ -34,6 +35,7 @@ _WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE)\s+\"?(\w
 _DIRTY = "served_tables_written"
 
 
+@lru_cache(maxsize=4096)  # statements repeat (compiled once, cached): scan each text once
 def writes_served_table(statement: str) -> bool:
     return any(m.group(1).lower() in SERVED_TABLES for m in _WRITE.finditer(statement))
 
@@ -55,4 +57,5 @@ def track_local_writes(engine: AsyncEngine, cache: ServedCache) -> None:
 
     @event.listens_for(sync_engine, "rollback")
     def _rolled_back(conn: Any) -> None:
-        conn.info.pop(_DIRTY, None)
+        if not conn.invalidated:  # a lost connection has no info left, and wrote nothing
+            conn.info.pop(_DIRTY, None)

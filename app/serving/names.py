@@ -10,11 +10,12 @@ refused in its own transaction. Which states a write can change:
   about to capture, so no release ever serves two tools with one name.
 
 One statement for any number of toolsets, and the names checked are exactly the names
-served: it runs the served-state statement itself (`state.explainable`, current data)
-for each toolset, laterally, and groups the tools it serves by name.
+served: it runs the served-state statement's own definitions, names only
+(`state.duplicate_names`), for each toolset, laterally.
 """
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import text
@@ -28,17 +29,13 @@ _PLACEHOLDER = UUID(int=0xF00D)  # rendered as a literal, then replaced by the l
 
 
 def _duplicates_statement() -> str:
-    served = state.explainable("current", _PLACEHOLDER)
-    assert served.count(f"'{_PLACEHOLDER}'") == 1, "the served-state statement names its toolset once"
-    served = served.replace(f"'{_PLACEHOLDER}'", "target.id")
+    duplicates = state.explainable("names", _PLACEHOLDER)
+    assert duplicates.count(f"'{_PLACEHOLDER}'") == 1, "the statement names its toolset once"
+    duplicates = duplicates.replace(f"'{_PLACEHOLDER}'", "target.id")
     return f"""
-    SELECT target.id AS toolset_id, tool ->> 'name' AS name,
-           array_agg(tool ->> 'urn' ORDER BY tool ->> 'urn') AS urns
+    SELECT target.id AS toolset_id, duplicate.name, duplicate.urns
     FROM unnest(CAST(:ids AS uuid[])) AS target(id)
-    CROSS JOIN LATERAL ({served}) AS served
-    CROSS JOIN LATERAL jsonb_array_elements(CAST(served.state AS jsonb) -> 'tools') AS tool
-    GROUP BY target.id, tool ->> 'name'
-    HAVING count(*) > 1
+    CROSS JOIN LATERAL ({duplicates}) AS duplicate
     ORDER BY 2
     """
 
@@ -63,15 +60,19 @@ async def refuse_duplicate_names(conn: AsyncConnection, toolset_ids: Sequence[UU
     if not toolset_ids:
         return
     rows = (await conn.execute(_DUPLICATES, {"ids": list(toolset_ids)})).mappings().all()
-    if not rows:
-        return
-    duplicates = [{"name": r["name"], "tool_urns": list(r["urns"])} for r in rows[:MAX_REPORTED]]
-    listed = "; ".join(f"{d['name']} ({', '.join(d['tool_urns'][:3])})" for d in duplicates)
-    raise DuplicateToolNames(
+    if rows:
+        raise refusal([{"name": r["name"], "tool_urns": list(r["urns"])} for r in rows])
+
+
+def refusal(duplicates: Sequence[dict[str, Any]]) -> DuplicateToolNames:
+    """The 409 for these shared names (each `{name, tool_urns}`), the first few listed."""
+    shown = list(duplicates[:MAX_REPORTED])
+    listed = "; ".join(f"{d['name']} ({', '.join(d['tool_urns'][:3])})" for d in shown)
+    return DuplicateToolNames(
         f"Two served tools would share a name, which MCP clients cannot tell apart: {listed}. "
         "Rename one with a variation (`name`) or leave one out of the selection.",
-        duplicates=duplicates,
-        duplicate_count=len(rows),
+        duplicates=shown,
+        duplicate_count=len(duplicates),
     )
 
 

@@ -117,26 +117,53 @@ def _object(pairs: dict[str, Any]) -> ColumnElement[Any]:
     return func.json_build_object(*arguments)
 
 
-def _stacked(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Subquery:
+def _stacked(
+    refs: CTE, global_rows: CTE, toolset_rows: CTE, fields: dict[str, str | None] = _TOOL_FIELDS
+) -> Subquery:
     """The selected tools (layer 0), then global (1) and toolset (2) variations, as rows of
-    (urn, layer, every served field: NULL where the layer does not set it)."""
+    (urn, layer, each of `fields`: NULL where the layer does not set it)."""
     t = http_tool_definitions
     deployment_id = select(refs.c.deployment_id).scalar_subquery()
     tool_urns = cast(select(refs.c.tool_urns).scalar_subquery(), TEXT_ARRAY)
     base = select(
         t.c.tool_urn.label("urn"),
         literal(0).label("layer"),
-        *((t.c[c] if c else null()).label(f) for f, c in _TOOL_FIELDS.items()),
+        *((t.c[c] if c else null()).label(f) for f, c in fields.items()),
     ).where(t.c.deployment_id == deployment_id, t.c.tool_urn == func.any(tool_urns))
 
     def layer(rows: CTE, number: int) -> Select[Any]:
         return select(
             rows.c.src_tool_urn,
             literal(number),
-            *((rows.c[f] if f in _VARIATION_FIELDS else null()) for f in _TOOL_FIELDS),
+            *((rows.c[f] if f in _VARIATION_FIELDS else null()) for f in fields),
         )
 
     return union_all(base, layer(global_rows, 1), layer(toolset_rows, 2)).subquery("stacked")
+
+
+def _served_value(
+    toolset_value: ColumnElement[Any], global_value: ColumnElement[Any], tool_value: ColumnElement[Any]
+) -> ColumnElement[Any]:
+    """The one rule of a served field: the toolset variation's value, else the global
+    variation's, else the tool's own (NULL inherits)."""
+    return func.coalesce(toolset_value, global_value, tool_value)
+
+
+def _merged(stacked: Subquery, fields: dict[str, str | None]) -> dict[str, ColumnElement[Any]]:
+    """Each served field of a tool from its stacked rows grouped by URN (`_served_value`)."""
+
+    def pick(field: str, layer: int) -> ColumnElement[Any]:
+        column, where = stacked.c[field], stacked.c.layer == layer
+        if field == "input_schema":  # jsonb has no max(); one row per layer, so take the first
+            return type_coerce(func.array_agg(column).filter(where), ARRAY(JSONB))[1]
+        if field.endswith("_hint"):
+            return func.bool_or(column).filter(where)
+        return func.max(column).filter(where)
+
+    return {
+        f: _served_value(pick(f, 2), pick(f, 1), pick(f, 0)) if f in _VARIATION_FIELDS else pick(f, 0)
+        for f in fields
+    }
 
 
 def _tools(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> ScalarSelect[Any]:
@@ -148,19 +175,7 @@ def _tools(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> ScalarSelect[Any]:
     variations could turn into a rescan per tool.
     """
     stacked = _stacked(refs, global_rows, toolset_rows)
-
-    def pick(field: str, layer: int) -> ColumnElement[Any]:
-        column, where = stacked.c[field], stacked.c.layer == layer
-        if field == "input_schema":  # jsonb has no max(); one row per layer, so take the first
-            return type_coerce(func.array_agg(column).filter(where), ARRAY(JSONB))[1]
-        if field.endswith("_hint"):
-            return func.bool_or(column).filter(where)
-        return func.max(column).filter(where)
-
-    served = {"urn": stacked.c.urn} | {
-        f: func.coalesce(pick(f, 2), pick(f, 1), pick(f, 0)) if f in _VARIATION_FIELDS else pick(f, 0)
-        for f in _TOOL_FIELDS
-    }
+    served = {"urn": stacked.c.urn} | _merged(stacked, _TOOL_FIELDS)
     merged = (
         select(stacked.c.urn, _object(served).label("tool"))
         .group_by(stacked.c.urn)
@@ -214,7 +229,9 @@ def _state(refs: CTE, global_rows: CTE, toolset_rows: CTE) -> Select[Any]:
     return select(cast(state, Text).label("state"))
 
 
-def _current_state() -> Select[Any]:
+def _current_refs(toolset_id: ColumnElement[UUID]) -> tuple[CTE, CTE, CTE]:
+    """The references of a current state (its metadata, deployment, selection, groups and
+    templates), and the current variations of both groups for the selected tools."""
     ts = toolsets
     selection = latest_selection(ts.c.id).lateral("selection")
     global_group = (
@@ -251,7 +268,7 @@ def _current_state() -> Select[Any]:
             template_ids.label("template_ids"),
         )
         .select_from(ts.outerjoin(selection, true()))
-        .where(ts.c.id == bindparam("id"))
+        .where(ts.c.id == toolset_id)
         .cte("refs")
     )
     # Scalar subqueries (cast, so that ANY reads them as arrays) rather than joins to refs.
@@ -263,7 +280,55 @@ def _current_state() -> Select[Any]:
 
     global_rows = rows(refs.c.global_group_id, "global")
     toolset_rows = rows(refs.c.toolset_group_id, "toolset")
-    return _state(refs, global_rows, toolset_rows)
+    return refs, global_rows, toolset_rows
+
+
+def _current_state() -> Select[Any]:
+    return _state(*_current_refs(bindparam("id")))
+
+
+def duplicate_names(
+    toolset_id: ColumnElement[UUID], global_rows: CTE | None = None, toolset_rows: CTE | None = None
+) -> Select[Any]:
+    """Rows of (name, urns) for each name that two tools of the toolset row's current state
+    would share: its selected tools of the active deployment, each named by `_served_value`.
+
+    Names only, and no join and no sort of the stacked layers: each layer's names become one
+    JSON object by URN, looked up per tool. `global_rows` and `toolset_rows` (current
+    variations of the two groups, with `src_tool_urn` and `name`; of more tools than the
+    selected ones is fine) replace the state's own reads of them, for a statement that has
+    read them already."""
+    refs, own_global_rows, own_toolset_rows = _current_refs(toolset_id)
+    t = http_tool_definitions
+
+    def names(rows: CTE) -> ColumnElement[Any]:
+        by_urn = (
+            select(func.jsonb_object_agg(rows.c.src_tool_urn, rows.c.name))
+            .where(rows.c.name.is_not(None))
+            .scalar_subquery()
+        )
+        return by_urn.op("->>")(t.c.tool_urn)
+
+    name = _served_value(
+        names(own_toolset_rows if toolset_rows is None else toolset_rows),
+        names(own_global_rows if global_rows is None else global_rows),
+        t.c.name,
+    )
+    tool_urns = cast(select(refs.c.tool_urns).scalar_subquery(), TEXT_ARRAY)
+    served = (
+        select(t.c.tool_urn.label("urn"), name.label("name"))
+        .where(
+            t.c.deployment_id == select(refs.c.deployment_id).scalar_subquery(),
+            t.c.tool_urn == func.any(tool_urns),
+        )
+        .subquery("served_names")
+    )
+    return (
+        select(served.c.name, func.array_agg(aggregate_order_by(served.c.urn, served.c.urn)).label("urns"))
+        .group_by(served.c.name)
+        .having(func.count() > 1)
+        .order_by(served.c.name)
+    )
 
 
 def _release_state() -> Select[Any]:
@@ -314,14 +379,17 @@ def _release_state() -> Select[Any]:
 
 _CURRENT_STATE = _current_state()
 _RELEASE_STATE = _release_state()
+_DUPLICATE_NAMES = duplicate_names(bindparam("id"))
 
 
 def explainable(kind: str, id_: UUID) -> str:
-    """The current ("current") or release ("release") state statement as plain SQL for
-    `id_` (for EXPLAIN ANALYZE in bench/large.py)."""
+    """The current ("current") or release ("release") state statement, or the duplicate
+    names of a current state ("names"), as plain SQL for `id_` (for EXPLAIN ANALYZE in
+    bench/large.py, and the duplicate-name check of several toolsets in `names`)."""
     from sqlalchemy.dialects import postgresql
 
-    stmt = (_CURRENT_STATE if kind == "current" else _RELEASE_STATE).params(id=id_)
+    statements = {"current": _CURRENT_STATE, "release": _RELEASE_STATE, "names": _DUPLICATE_NAMES}
+    stmt = statements[kind].params(id=id_)
     compiled = stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})  # type: ignore[no-untyped-call]
     return str(compiled)
 

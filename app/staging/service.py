@@ -5,8 +5,8 @@ copy, a `toolsets` row with `parent_toolset_id` = the live row, which publish
 turns into the next release in one transaction.
 """
 
+from collections.abc import Mapping
 from typing import Any
-from uuid import UUID
 
 from fastapi import Depends, Request
 from sqlalchemy import RowMapping
@@ -19,16 +19,24 @@ from app.kit.database import get_connection
 from app.kit.errors import Conflict, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.metrics import RELEASES
-from app.policies.service import breaking_details, check_breaking
+from app.policies.service import breaking_details, breaking_under_policy
 from app.releases import queries as release_queries
 from app.releases.diff import diff_states
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
-from app.releases.service import as_release, record_release, replayed_release, request_fingerprint
-from app.reviews import queries as review_queries
-from app.reviews.service import check_approvals
+from app.releases.service import (
+    RELEASE_NAME_CONSTRAINT,
+    ReleaseNameTaken,
+    as_release,
+    idempotency_key_reused,
+    record_release,
+    request_fingerprint,
+)
+from app.reviews.service import refuse_without_approvals
 from app.serving import state
+from app.serving.names import refusal as names_refusal
 from app.serving.names import refuse_duplicate_names
 from app.serving.pointers import PointerCache
+from app.staging import queries as staging_queries
 from app.toolsets import queries as toolset_queries
 from app.toolsets.schemas import StagingUpdate, Toolset
 from app.toolsets.service import (
@@ -36,6 +44,7 @@ from app.toolsets.service import (
     ToolsetSlugTaken,
     apply_toolset_update,
     live_toolset,
+    lock_live_toolset,
     locked_live_toolset,
     no_staging_copy,
     to_staging_mode,
@@ -50,7 +59,7 @@ from app.variations.service import (
     ensure_toolset_group,
     write_variation,
 )
-from app.webhooks.events import emit_toolset_event
+from app.webhooks.events import emit_toolset_event, enqueue_deliveries, event_payload, toolset_event_data
 
 
 class StagingExists(Conflict):
@@ -305,136 +314,126 @@ class StagingService:
         self, project: str, slug: str, body: ReleaseCreate, if_match: str | None, idempotency_key: str | None
     ) -> tuple[Release, bool]:
         """PublishStagingVersion, in one transaction: the staging copy becomes the next release,
-        the live row shows it, and the staging copy is gone."""
+        the live row shows it, and the staging copy is gone.
+
+        Three statements when the policy does not block breaking changes (the lock, the
+        context read, the publish), whatever the toolset's size."""
         fingerprint = request_fingerprint(body.fingerprint_fields())
         try:
             async with self.conn.begin():
-                live = await locked_live_toolset(self.conn, self.org, project, slug)
-                replayed = await replayed_release(
-                    self.conn, live["id"], "publish", idempotency_key, fingerprint
+                live_id = await lock_live_toolset(self.conn, self.org, project, slug)
+                live, staging = await staging_queries.read_publish_context(
+                    self.conn, live_id, "publish", idempotency_key
                 )
-                if replayed is not None:
-                    row = await release_queries.get_release(self.conn, replayed)
+                if live["stored_release_id"] is not None:
+                    if live["stored_request_hash"] != fingerprint:
+                        raise idempotency_key_reused(idempotency_key)
+                    row = await release_queries.get_release(self.conn, live["stored_release_id"])
                     return as_release(row, live["current_release_id"]), True
-                staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
                 if staging is None:
                     raise self._nothing_to_publish(project, live)
                 check_if_match(if_match, staging["version"])
-                live, release_id, _ = await self.publish_locked(
+                row = await self.publish_locked(
                     project,
                     live,
                     staging,
                     body.notes,
                     name=body.name,
                     acknowledge_breaking=body.acknowledge_breaking,
+                    idempotency=(idempotency_key, fingerprint) if idempotency_key is not None else None,
                 )
-                if idempotency_key is not None:
-                    await release_queries.insert_idempotency_key(
-                        self.conn, live["id"], "publish", idempotency_key, fingerprint, release_id
-                    )
-                row = await release_queries.get_release(self.conn, release_id)
         except IntegrityError as exc:
-            if violated_constraint(exc) not in SLUG_CONSTRAINTS:
+            constraint = violated_constraint(exc)
+            if constraint == RELEASE_NAME_CONSTRAINT:
+                raise ReleaseNameTaken(
+                    f"Toolset '{slug}' already has a release named '{body.name}'."
+                ) from exc
+            if constraint not in SLUG_CONSTRAINTS:
                 raise
             raise ToolsetSlugTaken("The staging copy's slug is taken by another toolset.") from exc
         self.pointers.invalidate(live["id"])
         RELEASES.labels("publish").inc()
-        return as_release(row, release_id), False
+        return as_release(row, row["id"]), False
 
     async def publish_locked(
         self,
         project: str,
-        live: RowMapping,
-        staging: RowMapping,
+        live: Mapping[Any, Any],
+        staging: Mapping[Any, Any],
         notes: str | None,
         trigger: str = "publish",
         details: dict[str, Any] | None = None,
         *,
         name: str | None = None,
         acknowledge_breaking: bool = False,
-    ) -> tuple[RowMapping, UUID, int]:
-        """The publish itself, inside the caller's transaction and under the live row's lock:
-        shared by publishStagingVersion and a scheduled publish (`trigger`), so both make the
-        same checks (approvals, then breaking changes), the same audit entry and the same
-        webhook event. Every edit and approval takes the same lock, so the approvals counted
-        are those of the very version published."""
-        approvals = await check_approvals(self.conn, project, live, staging)
-        breaking = await check_breaking(
-            self.conn,
-            live,
-            await state.current_state(self.conn, staging["id"]),
-            acknowledge_breaking,
-            "publish",
+        idempotency: tuple[str, str] | None = None,
+    ) -> RowMapping:
+        """The publish itself, inside the caller's transaction, with `live` and `staging` as
+        `read_publish_context` read them (so under the live row's lock and the capture's, with
+        the policy and the staging copy's approvals): shared by publishStagingVersion and a
+        scheduled publish (`trigger`), so both make the same checks (approvals, then breaking
+        changes), the same audit entry and the same webhook event. Every edit and approval
+        takes the same lock, so the approvals counted are those of the very version published.
+
+        One statement (`staging_queries.publish`) when the policy does not block breaking
+        changes (else the staging copy's state is computed and compared first), and one more
+        to enqueue webhook deliveries when a webhook listens. Returns the release row
+        (`release_number`: its number)."""
+        approvals = refuse_without_approvals(
+            project, live, staging, live["required_approvals"], staging["review_id"], staging["approvals"]
         )
-        served_before = live
-        live = await self._bring_live_to_staging(live, staging)
-        release_id, number = await record_release(
-            self.conn,
-            live,
-            staging["id"],
-            notes,
-            self.actor,
-            name=name,
-            acknowledged_breaking=bool(breaking),
-        )
-        await history_queries.record_served_move(self.conn, served_before, "publish", self.actor)
-        await review_queries.mark_published(self.conn, staging["id"], staging["version"], number)
-        await self._delete_staging(staging)
-        await release_queries.insert_audit_entry(
-            self.conn,
-            live["id"],
-            "publish",
-            self.actor,
-            live["current_release_number"],
-            number,
-            {
-                "staging_version": staging["version"],
-                **(details or {}),
-                **approvals,
-                **breaking_details(breaking),
-            },
-        )
-        await emit_toolset_event(
-            self.conn,
+        breaking: list[dict[str, Any]] = []
+        if live["block_breaking"]:  # else no state is computed, and no diff
+            after = await state.current_state(self.conn, staging["id"])
+            breaking = await breaking_under_policy(
+                self.conn, live, after, acknowledge_breaking, "publish", self.pointers
+            )
+        if live["tool_variations_group_id"] is None and staging["tool_variations_group_id"] is not None:
+            # The live toolset's first own variations: its group is made first (rare).
+            live = {**live, "tool_variations_group_id": await ensure_toolset_group(self.conn, live)}
+        previous = live["current_release_number"]
+        event_id, payload = event_payload(
             "release.published",
-            project,
-            live,
-            self.actor,
-            release_number=number,
-            previous_release_number=live["current_release_number"],
-            trigger=trigger,
+            toolset_event_data(
+                project,
+                live,
+                self.actor,
+                release_number=None,  # set by the statement
+                previous_release_number=previous,
+                trigger=trigger,
+                **(details or {}),
+            ),
+        )
+        audit = {
+            "staging_version": staging["version"],
             **(details or {}),
-        )
-        return live, release_id, number
-
-    async def _bring_live_to_staging(self, live: RowMapping, staging: RowMapping) -> RowMapping:
-        """Live metadata, prompt attachments and own variations become the staging copy's
-        (but the slug: the staging copy always carries the live one).
-
-        (The selection follows through the toolset_versions row that capture writes.)
-        """
-        if live["tool_variations_group_id"] is not None and staging["tool_variations_group_id"] is not None:
-            # The common case, in one statement: the live group takes the staging group's variations.
-            await variation_queries.sync_group_from(
-                self.conn, live["tool_variations_group_id"], staging["tool_variations_group_id"]
-            )
-        else:
-            staging_ids = await variation_queries.current_variation_ids(
-                self.conn, staging["tool_variations_group_id"]
-            )
-            if staging_ids or live["tool_variations_group_id"] is not None:
-                group_id = await ensure_toolset_group(self.conn, live)
-                await variation_queries.sync_group(self.conn, group_id, staging_ids)
-        await toolset_queries.copy_prompts(self.conn, staging["id"], live["id"])
-        version = await toolset_queries.next_history_version(self.conn, live["id"])
-        await toolset_queries.update_toolset(
+            **approvals,
+            **breaking_details(breaking),
+        }
+        key, request_hash = idempotency if idempotency is not None else (None, None)
+        row = await staging_queries.publish(
             self.conn,
-            live["id"],
-            name=staging["name"],
-            description=staging["description"],
-            version=version,
+            **staging_queries.publish_params(
+                live=live,
+                staging=staging,
+                global_group=live["global_group_id"],
+                action="publish",
+                actor=self.actor,
+                notes=notes,
+                name=name,
+                acknowledged_breaking=bool(breaking),
+                details=audit,
+                event_id=event_id,
+                payload=payload,
+                idempotency_key=key,
+                request_hash=request_hash,
+            ),
         )
-        return await toolset_queries.get_toolset(self.conn, live["id"])
+        if row["duplicates"]:  # no release serves two tools with one name: this rolls back
+            raise names_refusal(row["duplicates"])
+        if row["delivery_ids"]:
+            await enqueue_deliveries(self.conn, list(row["delivery_ids"]))
+        return row
 
 
 async def staging_service(

@@ -35,8 +35,9 @@ from app.deployments.queries import active_deployment_id
 from app.prompt_templates.queries import is_current, is_current_live
 
 
-def latest_selection(toolset_id: UUID | ColumnElement[UUID]) -> Select[Any]:
-    """A toolset's current tool and resource selection: its highest toolset_versions row.
+def latest_selection(toolset_id: UUID | ColumnElement[UUID], *columns: ColumnElement[Any]) -> Select[Any]:
+    """A toolset's current tool and resource selection: its highest toolset_versions row
+    (with more of its `columns` when given).
 
     The one definition of "current selection": served states and capture use it too.
     """
@@ -45,6 +46,7 @@ def latest_selection(toolset_id: UUID | ColumnElement[UUID]) -> Select[Any]:
             toolset_versions.c.id.label("toolset_version_id"),
             toolset_versions.c.tool_urns,
             toolset_versions.c.resource_urns,
+            *columns,
         )
         .where(toolset_versions.c.toolset_id == toolset_id)
         .order_by(toolset_versions.c.version.desc())
@@ -65,7 +67,7 @@ _prompt_names = (
     .scalar_subquery()
 )
 
-_current_release_number = (
+CURRENT_RELEASE_NUMBER = (
     select(toolset_releases.c.release_number)
     .where(toolset_releases.c.id == toolsets.c.current_release_id)
     .scalar_subquery()
@@ -89,7 +91,7 @@ TOOLSET_VIEW = (
         func.coalesce(_selection.c.resource_urns, literal_column("'{}'::text[]")).label("resource_urns"),
         _selection.c.toolset_version_id,
         _prompt_names.label("prompt_template_names"),
-        _current_release_number.label("current_release_number"),
+        CURRENT_RELEASE_NUMBER.label("current_release_number"),
     )
     .select_from(toolsets)
     .outerjoin(_selection, literal_column("true"))
@@ -106,6 +108,25 @@ async def lock_live_toolset(conn: AsyncConnection, project_id: UUID, slug: str) 
             toolsets.c.parent_toolset_id.is_(None),
         )
         .with_for_update()
+    )
+    toolset_id: UUID | None = (await conn.execute(stmt)).scalar_one_or_none()
+    return toolset_id
+
+
+async def lock_live_toolset_at(
+    conn: AsyncConnection, organization_id: str, project_slug: str, slug: str
+) -> UUID | None:
+    """The same by address (organization, project slug, toolset slug), in one statement."""
+    stmt = (
+        select(toolsets.c.id)
+        .join(projects, projects.c.id == toolsets.c.project_id)
+        .where(
+            projects.c.organization_id == organization_id,
+            projects.c.slug == project_slug,
+            toolsets.c.slug == slug,
+            toolsets.c.parent_toolset_id.is_(None),
+        )
+        .with_for_update(of=toolsets)
     )
     toolset_id: UUID | None = (await conn.execute(stmt)).scalar_one_or_none()
     return toolset_id

@@ -198,11 +198,18 @@ async def live_toolset(conn: AsyncConnection, org: str, project: str, slug: str)
 
 async def locked_live_toolset(conn: AsyncConnection, org: str, project: str, slug: str) -> RowMapping:
     """The same, row-locked: every write to a toolset, its staging copy or releases takes this first."""
-    project_id = (await resolve_project(conn, org, project))["id"]
-    live_id = await queries.lock_live_toolset(conn, project_id, slug)
+    return await queries.get_toolset(conn, await lock_live_toolset(conn, org, project, slug))
+
+
+async def lock_live_toolset(conn: AsyncConnection, org: str, project: str, slug: str) -> UUID:
+    """Row-lock the live toolset `slug` of the caller's project and return its id (404 for
+    anything else). Read the row after this, in another statement: one that waited for the
+    lock would read what others committed meanwhile only for the locked row itself."""
+    live_id = await queries.lock_live_toolset_at(conn, org, project, slug)
     if live_id is None:
+        await resolve_project(conn, org, project)  # the project's own 404 first
         raise toolset_not_found(project, slug)
-    return await queries.get_toolset(conn, live_id)
+    return live_id
 
 
 class ToolsetService:

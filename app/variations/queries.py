@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
     RowMapping,
     Select,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -109,23 +111,31 @@ async def insert_group(conn: AsyncConnection, project_id: UUID, name: str) -> UU
     return group_id
 
 
+# Tool URNs compared byte by byte: where a whole group is read and its order does not leak
+# (the latest version per tool, a group version's ids), a sort by bytes is cheaper than one
+# by the database's collation, and the same in every database.
+URN_BYTES: ColumnElement[str] = tool_variations.c.src_tool_urn.collate("C")
+
+
 def latest_versions(
     group_id: UUID | ColumnElement[UUID],
     tool_urns: ColumnElement[Any] | None = None,
     columns: Sequence[ColumnElement[Any]] = VARIATION_COLUMNS,
     after_urn: str | None = None,
+    *,
+    whole_group: bool = False,
 ) -> Select[Any]:
     """The highest version of each tool's variation in the group, tombstones included
     (only of `tool_urns`, an array, when given: other tools' variations cost nothing;
-    only of tools after `after_urn`, when given: a page)."""
+    only of tools after `after_urn`, when given: a page). `whole_group`: read to be
+    consumed whole (not paged or probed by URN), grouped by the URN's bytes."""
     stmt = select(*columns).where(tool_variations.c.group_id == group_id)
     if tool_urns is not None:
         stmt = stmt.where(tool_variations.c.src_tool_urn == func.any(tool_urns))
     if after_urn is not None:
         stmt = stmt.where(tool_variations.c.src_tool_urn > after_urn)
-    return stmt.ext(distinct_on(tool_variations.c.src_tool_urn)).order_by(
-        tool_variations.c.src_tool_urn, *LATEST_FIRST
-    )
+    urn = URN_BYTES if whole_group else tool_variations.c.src_tool_urn
+    return stmt.ext(distinct_on(urn)).order_by(urn, *LATEST_FIRST)
 
 
 def current_variations_of(
@@ -238,20 +248,39 @@ GROUP_VERSION_COLUMNS = (
 )
 
 
-def _capture_group_version(group_id: UUID, prefix: str = "") -> Any:
-    """CreateGroupVersion in one statement: the group's current variation ids (ordered by
-    tool URN), compared with its latest group version; a new version only when they differ."""
-    gv = tool_variations_group_versions
-    current = current_variations_of(group_id, name=f"{prefix}current")
-    current_ids = select(
+def _as_group(group_id: UUID | ColumnElement[UUID]) -> ColumnElement[UUID]:
+    """A group id as a SQL value (a bound UUID, or an expression such as a bound parameter)."""
+    if isinstance(group_id, UUID):
+        return literal(group_id, tool_variations_group_versions.c.group_id.type)
+    return group_id
+
+
+def current_ids_of(group_id: UUID | ColumnElement[UUID], prefix: str = "", rows: CTE | None = None) -> CTE:
+    """One row, `ids`: the group's current variation ids (or those of `rows`, its current
+    variations already read), ordered by tool URN's bytes (the content of a group version:
+    equal sets compare equal)."""
+    current = current_variations_of(group_id, name=f"{prefix}current") if rows is None else rows
+    return select(
         func.coalesce(
-            func.array_agg(aggregate_order_by(current.c.id, current.c.src_tool_urn)),
+            func.array_agg(aggregate_order_by(current.c.id, current.c.src_tool_urn.collate("C"))),
             literal_column("'{}'::uuid[]"),
         ).label("ids")
     ).cte(f"{prefix}current_ids")
+
+
+def capture_group_version_of(
+    group_id: UUID | ColumnElement[UUID], prefix: str = "", current_ids: CTE | None = None
+) -> Any:
+    """CreateGroupVersion in one statement: the group's current variation ids (`current_ids`,
+    one row of `ids` ordered by tool URN; by default read from the group), compared with its
+    latest group version; a new version only when they differ. Nothing for a NULL group."""
+    gv = tool_variations_group_versions
+    group = _as_group(group_id)
+    if current_ids is None:
+        current_ids = current_ids_of(group, prefix)
     last = (
         select(gv.c.id, gv.c.version, gv.c.variation_ids)
-        .where(gv.c.group_id == group_id)
+        .where(gv.c.group_id == group)
         .order_by(gv.c.version.desc())
         .limit(1)
         .cte(f"{prefix}last")
@@ -261,11 +290,11 @@ def _capture_group_version(group_id: UUID, prefix: str = "") -> Any:
         .from_select(
             ["group_id", "version", "variation_ids", "predecessor_id"],
             select(
-                literal(group_id, gv.c.group_id.type),
+                group,
                 func.coalesce(select(last.c.version).scalar_subquery(), 0) + 1,
                 current_ids.c.ids,
                 select(last.c.id).scalar_subquery(),
-            ).where(~exists().where(last.c.variation_ids == current_ids.c.ids)),
+            ).where(group.is_not(None), ~exists().where(last.c.variation_ids == current_ids.c.ids)),
         )
         .returning(*GROUP_VERSION_COLUMNS, true().label("created"))
         .cte(f"{prefix}inserted")
@@ -284,7 +313,7 @@ async def capture_group_version(conn: AsyncConnection, group_id: UUID) -> RowMap
     Two statements whatever the group's size: the lock, then the set-based capture.
     """
     await lock_group(conn, group_id)
-    return (await conn.execute(_capture_group_version(group_id))).mappings().one()
+    return (await conn.execute(capture_group_version_of(group_id))).mappings().one()
 
 
 async def lock_capture_groups(
@@ -314,7 +343,7 @@ async def capture_group_versions(
         if group is None:
             columns.append(literal(None, tool_variations_group_versions.c.id.type))
         else:
-            captured = _capture_group_version(group, prefix).subquery(f"{prefix}captured")
+            captured = capture_group_version_of(group, prefix).subquery(f"{prefix}captured")
             columns.append(select(captured.c.id).scalar_subquery())
     row = (await conn.execute(select(*columns))).one()
     return row[0], row[1]
@@ -328,24 +357,49 @@ async def current_variation_ids(conn: AsyncConnection, group_id: UUID | None) ->
     return list((await conn.execute(select(current.c.id))).scalars())
 
 
-def _sync_group(target_group: UUID, source_ids: Sequence[UUID] | UUID) -> Any:
-    """Make a group's current variations equal to a given set of variation rows (ids, or
-    the current variations of a source group), writing only the differences: a new
-    version where a field differs or a tool is new, a tombstone where the target has a
-    tool the source lacks. One statement, any size."""
+def current_rows_of(group_id: UUID | ColumnElement[UUID], name: str) -> CTE:
+    """The group's current variations (`current_variations_of`) with the tool names they
+    were made for, as a CTE: a statement that reads them for several purposes reads them once."""
     v = tool_variations
-    source: ColumnElement[bool]
-    if isinstance(source_ids, UUID):
-        source = v.c.id.in_(select(current_variations_of(source_ids, name="source").c.id))
+    latest = latest_versions(
+        _as_group(group_id), columns=(*VARIATION_COLUMNS, v.c.src_tool_name), whole_group=True
+    ).subquery(f"{name}_latest")
+    return select(latest).where(latest.c.deleted.is_(False)).cte(name)
+
+
+def sync_changes(
+    target_group: UUID | ColumnElement[UUID], source: Sequence[UUID] | UUID | ColumnElement[UUID] | CTE | None
+) -> tuple[Any, CTE]:
+    """Make a group's current variations equal to a given set of variation rows (ids, the
+    current variations of a source group: a UUID or an expression, or those rows already
+    read: a `current_rows_of` CTE; None: no rows), writing only the differences: a new
+    version where a field differs or a tool is new, a tombstone where the target has a
+    tool the source lacks. One INSERT, any size.
+
+    Returns the INSERT and the target's latest versions before it (`tgt`, tombstones
+    included), from which a caller can tell the group's current variations after it."""
+    v = tool_variations
+    target = _as_group(target_group)
+    src: CTE
+    if isinstance(source, CTE):
+        src = source
     else:
-        source = v.c.id == func.any(literal(list(source_ids), UUID_ARRAY))
-    src = select(v).where(source).cte("src")
-    tgt = latest_versions(target_group, columns=(*VARIATION_COLUMNS, v.c.src_tool_name)).cte("tgt")
+        src_rows: ColumnElement[bool]
+        if source is None:
+            src_rows = false()
+        elif isinstance(source, UUID | ColumnElement):
+            src_rows = v.c.id.in_(select(current_variations_of(source, name="source").c.id))
+        else:
+            src_rows = v.c.id == func.any(literal(list(source), UUID_ARRAY))
+        src = select(v).where(src_rows).cte("src")
+    tgt = latest_versions(target, columns=(*VARIATION_COLUMNS, v.c.src_tool_name), whole_group=True).cte(
+        "tgt"
+    )
     source_fields = tuple_(*(src.c[f] for f in VARIATION_FIELDS))
     target_fields = tuple_(*(tgt.c[f] for f in VARIATION_FIELDS))
     changes = (
         select(
-            literal(target_group, v.c.group_id.type),
+            target,
             func.coalesce(src.c.src_tool_urn, tgt.c.src_tool_urn),
             func.coalesce(src.c.src_tool_name, tgt.c.src_tool_name),
             func.coalesce(tgt.c.version, 0) + 1,
@@ -363,9 +417,41 @@ def _sync_group(target_group: UUID, source_ids: Sequence[UUID] | UUID) -> Any:
                 ),
             )
         )
+        # Written in tool order: later reads of the group ("latest version per tool") then
+        # sort rows that are already in order, which costs a fraction of a shuffled sort.
+        .order_by(func.coalesce(src.c.src_tool_urn, tgt.c.src_tool_urn))
     )
     columns = ["group_id", "src_tool_urn", "src_tool_name", "version", "predecessor_id", "deleted_at"]
-    return insert(v).from_select([*columns, *VARIATION_FIELDS], changes)
+    return insert(v).from_select([*columns, *VARIATION_FIELDS], changes), tgt
+
+
+def current_after_sync(tgt: CTE, synced: CTE, prefix: str = "") -> CTE:
+    """One row, `ids`: the target group's current variation ids (by tool URN) once the rows
+    `synced` (the sync's RETURNING id, src_tool_urn, deleted) are added to it: what
+    `current_ids_of` reads after the sync, told inside the same statement (which does not
+    see its own writes). The newest row per tool wins (a sort, never a join)."""
+    rows = union_all(
+        select(tgt.c.id, tgt.c.src_tool_urn, tgt.c.deleted, literal(0).label("newer")),
+        select(synced.c.id, synced.c.src_tool_urn, synced.c.deleted, literal(1)),
+    ).subquery(f"{prefix}both")
+    latest = (
+        select(rows.c.id, rows.c.src_tool_urn, rows.c.deleted)
+        .ext(distinct_on(rows.c.src_tool_urn.collate("C")))
+        .order_by(rows.c.src_tool_urn.collate("C"), rows.c.newer.desc())
+        .subquery(f"{prefix}after_sync")
+    )
+    return select(
+        func.coalesce(
+            func.array_agg(aggregate_order_by(latest.c.id, latest.c.src_tool_urn.collate("C"))).filter(
+                latest.c.deleted.is_(False)
+            ),
+            literal_column("'{}'::uuid[]"),
+        ).label("ids")
+    ).cte(f"{prefix}current_ids")
+
+
+def _sync_group(target_group: UUID, source_ids: Sequence[UUID] | UUID) -> Any:
+    return sync_changes(target_group, source_ids)[0]
 
 
 async def sync_group_from(conn: AsyncConnection, target_group: UUID, source_group: UUID) -> int:

@@ -4,6 +4,7 @@ Every write is a new version (CreateVariationVersion); reads can go back to any
 version (GetVariationAtVersion); CreateGroupVersion snapshots a group.
 """
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -81,7 +82,7 @@ async def _tool_name(conn: AsyncConnection, project_id: UUID, tool_urn: str) -> 
     return name or tool_urn.rsplit(":", 1)[-1]
 
 
-async def ensure_toolset_group(conn: AsyncConnection, toolset: RowMapping) -> UUID:
+async def ensure_toolset_group(conn: AsyncConnection, toolset: Mapping[Any, Any]) -> UUID:
     """A toolset's own group is made on its first variation (call with the live row locked)."""
     group_id: UUID | None = toolset["tool_variations_group_id"]
     if group_id is None:

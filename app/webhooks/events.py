@@ -5,6 +5,7 @@ the change, or vanish with it. A project with no webhook listening costs one
 statement that inserts nothing.
 """
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,15 +25,27 @@ async def enqueue_deliveries(
     await enqueue(conn, DELIVER_WEBHOOK, [d.bytes for d in delivery_ids], execute_after=execute_after)
 
 
-async def emit(conn: AsyncConnection, project_id: UUID, event_type: EventType, data: dict[str, Any]) -> None:
-    """Record `event_type` for each webhook of the project that listens to it, and enqueue
-    the deliveries; the body is a Standard Webhooks payload `{type, timestamp, data}`."""
+def event_payload(event_type: EventType, data: dict[str, Any]) -> tuple[UUID, dict[str, Any]]:
+    """A new event's id and its Standard Webhooks payload `{type, timestamp, data}`."""
     event_id = uuid4()
     payload = {
         "type": event_type,
         "timestamp": datetime.now(UTC).isoformat(),
         "data": {"event_id": str(event_id), **data},
     }
+    return event_id, payload
+
+
+def toolset_event_data(project: str, live: Mapping[Any, Any], actor: str, **fields: Any) -> dict[str, Any]:
+    """An event about a live toolset names the project, toolset and acting key."""
+    data = {"project": project, "toolset": live["slug"], "toolset_id": str(live["id"]), "actor": actor}
+    return data | fields
+
+
+async def emit(conn: AsyncConnection, project_id: UUID, event_type: EventType, data: dict[str, Any]) -> None:
+    """Record `event_type` for each webhook of the project that listens to it, and enqueue
+    the deliveries."""
+    event_id, payload = event_payload(event_type, data)
     delivery_ids = await queries.insert_deliveries(conn, project_id, event_type, event_id, payload)
     if delivery_ids:
         await enqueue_deliveries(conn, delivery_ids)
@@ -47,5 +60,4 @@ async def emit_toolset_event(
     **fields: Any,
 ) -> None:
     """`emit` for an event about a live toolset: names the project, toolset and acting key."""
-    data = {"project": project, "toolset": live["slug"], "toolset_id": str(live["id"]), "actor": actor}
-    await emit(conn, live["project_id"], event_type, data | fields)
+    await emit(conn, live["project_id"], event_type, toolset_event_data(project, live, actor, **fields))
