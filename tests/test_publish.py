@@ -205,3 +205,26 @@ async def test_a_lost_database_connection_answers_503_with_retry_after(
     assert response.headers["content-type"] == "application/problem+json"
     retried = await client.post(f"{BASE}/staging/publish", json={}, headers=auth)
     assert retried.status_code == 201, retried.text
+
+
+async def test_a_publish_that_needs_approvals_counts_them_in_the_same_three_statements(
+    client: httpx.AsyncClient, auth: dict[str, str], headers: Any, app_and_tables: Any
+) -> None:
+    await project_with_toolset(client, auth)
+    assert (await switch(client, auth, "staging")).status_code == 200
+    await ok(client.put(f"{BASE}/policy", json={"required_approvals": 1}, headers=auth))
+    await ok(client.post(f"{BASE}/staging", headers=auth), 201)
+    refused, _ = await counted_publish(client, auth, app_and_tables, BASE, {})
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "approval_required"
+    review = await ok(client.post(f"{BASE}/staging/review", json={}, headers=auth), 201)
+    await ok(
+        client.post(f"{BASE}/staging/review/approvals", json={}, headers=await headers(scopes=("approve",)))
+    )
+    published, statements = await counted_publish(client, auth, app_and_tables, BASE, {})
+    assert published.status_code == 201, published.text
+    assert statements == PUBLISH_STATEMENTS
+    entry = (await ok(client.get(f"{BASE}/audit", headers=auth)))["items"][0]
+    assert (entry["details"]["review_id"], entry["details"]["approvals"]) == (review["id"], 1)
+    done = await ok(client.get(f"{BASE}/staging/review", headers=auth))
+    assert done["release_number"] == 2

@@ -374,7 +374,9 @@ def _publish() -> Select[Any]:
     )
 
     reviewed = mark_published(
-        staging_id, bindparam("p_staging_version", type_=toolsets.c.version.type), released.c.release_number
+        staging_id,
+        bindparam("p_staging_version", type_=toolsets.c.version.type),
+        select(released.c.release_number).scalar_subquery(),
     ).cte("reviewed")
 
     key = bindparam("p_idempotency_key", type_=Text)
