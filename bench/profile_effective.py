@@ -32,7 +32,7 @@ from app.main import create_app
 
 # The first match, in this order, names a sample's part of the request.
 PARTS = [
-    ("pool checkout pre-ping (BEGIN; `;`; ROLLBACK)", ["_async_ping"]),
+    ("pool checkout ping of an idle connection (BEGIN; `;`; ROLLBACK)", ["_async_ping"]),
     ("pool checkout and return, other", ["sqlalchemy/pool/", "ext/asyncio/engine.py:2", "_connection_for"]),
     ("the pointer lookup: build and run the statement", ["find_live_pointer"]),
     (

@@ -92,7 +92,7 @@ def log(message: str) -> None:
 @dataclass
 class Counted:
     statements: list[tuple[str, float]] = field(default_factory=list)  # (SQL, seconds)
-    checkouts: int = 0  # pool checkouts; each pre-pings (pool_pre_ping=True)
+    checkouts: int = 0  # pool checkouts (app/db/engine.py pings only connections idle 10 s or more)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time (Python, driver) over the same span
 
@@ -393,12 +393,13 @@ async def publish_phase(
     client: httpx.AsyncClient,
     pg: asyncpg.Connection,
     app: InProcess,
-) -> tuple[list[SizeResult], list[float]]:
+) -> tuple[list[SizeResult], list[float], list[float]]:
     await pg.execute(
         "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT now())"
     )
     inserts: list[float] = []
+    reads: list[float] = []
 
     async def insert_samples(count: int) -> None:
         for _ in range(count):
@@ -406,6 +407,11 @@ async def publish_phase(
             async with pg.transaction():
                 await pg.execute("INSERT INTO bench_insert (payload) VALUES ($1)", "bench")
             inserts.append(perf_counter() - started)
+        # The floor of any request that reads the database: one row, over HTTP, authenticated.
+        for _ in range(count):
+            started = perf_counter()
+            await seed.ok(await client.get(f"/v1/projects/{results[0].project}"), 200)
+            reads.append(perf_counter() - started)
 
     sizes = [int(s) for s in args.sizes.split(",")]
     results: list[SizeResult] = []
@@ -480,7 +486,7 @@ async def publish_phase(
         result.release_counted, _ = await counted_request(
             app, "POST", f"{result.base}/releases", 201, {"notes": "counted"}
         )
-    return results, inserts
+    return results, inserts, reads
 
 
 # --- the report ---
@@ -493,6 +499,7 @@ def render(
     served: dict[str, Any],
     sizes: list[SizeResult],
     inserts: list[float],
+    reads: list[float],
 ) -> str:
     lines: list[str] = []
     add = lines.append
@@ -512,7 +519,7 @@ def render(
     )
     add("")
     render_served(args, served, add)
-    render_publish(args, served, sizes, inserts, add)
+    render_publish(args, served, sizes, inserts, reads, add)
     return "\n".join(lines)
 
 
@@ -566,8 +573,8 @@ def render_served(args: argparse.Namespace, served: dict[str, Any], add: Callabl
         "the throughput ratio that implies when the CPUs are the limit (/healthz's total CPU per "
         "request over the endpoint's; less sensitive to other load than req/s); "
         "PostgreSQL sessions started during the runs; SQL statements and pool checkouts per "
-        "request in an in-process app (each checkout pre-pings: with SQLAlchemy's asyncpg "
-        "dialect that is `BEGIN`, `;`, `ROLLBACK`, three round trips)."
+        "request in an in-process app (a checkout pings only a connection idle for 10 s or more: "
+        "with SQLAlchemy's asyncpg dialect a ping is `BEGIN`, `;`, `ROLLBACK`, three round trips)."
     )
     add("")
     add(
@@ -602,9 +609,11 @@ def render_publish(
     served: dict[str, Any],
     sizes: list[SizeResult],
     inserts: list[float],
+    reads: list[float],
     add: Callable[[str], None],
 ) -> None:
     insert_p50 = p50(inserts)
+    read_p50 = p50(reads)
     smallest, largest = sizes[0], sizes[-1]
     add(
         f"### Publish: `POST …/staging/publish`, p50 of {args.publish_runs} measured by the client, "
@@ -615,22 +624,26 @@ def render_publish(
         f"Baseline: a single-row INSERT transaction (`BEGIN; INSERT; COMMIT` with asyncpg, same "
         f"database, interleaved with the publishes), p50 **{ms(insert_p50)} ms** over {len(inserts)} "
         "samples; one sequential HTTP `/healthz` round trip "
-        f"{served['sequential']['/healthz'] * 1000:.2f} ms."
+        f"{served['sequential']['/healthz'] * 1000:.2f} ms. For scale, the floor of any request that "
+        f"reads the database (`GET /v1/projects/{sizes[0].project}`: one row, over HTTP, authenticated, "
+        f"interleaved the same way): p50 {ms(read_p50)} ms, {read_p50 / insert_p50:.1f} x the INSERT "
+        "transaction."
     )
     add("")
     add(
-        "| tools (= global = toolset variations) | publish p50 ms | x INSERT txn | "
+        "| tools (= global = toolset variations) | publish p50 ms | x INSERT txn | x one-row read | "
         f"x {smallest.tools} tools | SQL statements | in-process ms (in SQL) | create staging p50 ms | "
         "staging variation PUT p50 ms |"
     )
-    add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for s in sizes:
         counted = s.publish_counted
         assert counted is not None
         sql = sum(d for _, d in counted.statements)
         add(
             f"| {s.tools:,} | {ms(p50(s.publish))} | {p50(s.publish) / insert_p50:.1f} | "
-            f"{p50(s.publish) / p50(smallest.publish):.2f} | {len(counted.statements)} | "
+            f"{p50(s.publish) / read_p50:.1f} | {p50(s.publish) / p50(smallest.publish):.2f} | "
+            f"{len(counted.statements)} | "
             f"{ms(counted.seconds)} ({ms(sql)}) | {ms(p50(s.create_staging))} | {ms(p50(s.edit_variation))} |"
         )
     add("")
@@ -725,11 +738,11 @@ async def measure(args: argparse.Namespace, stack: harness.Stack) -> tuple[str, 
             in_process_app(stack.database_url, headers) as app,
         ):
             served = await served_phase(args, stack, client, pg, app)
-            sizes, inserts = await publish_phase(args, stack, client, pg, app)
+            sizes, inserts, reads = await publish_phase(args, stack, client, pg, app)
     finally:
         await pg.close()
     command = shlex.join([".venv/bin/python", "bench/run.py", *sys.argv[1:]])
-    report = render(args, command, facts, served, sizes, inserts)
+    report = render(args, command, facts, served, sizes, inserts, reads)
     return report, {"profile": sizes[-1].profile}
 
 
