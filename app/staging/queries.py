@@ -142,8 +142,11 @@ def _publish_context() -> Select[Any]:
             func.pg_advisory_xact_lock_shared(capture_lock_key(toolsets.c.project_id)).label("capture_lock"),
             # The publish statement is large: planning it anew each time costs more than running
             # it at small sizes. Its generic plan (made once per connection, then reused) is as
-            # good, as every piece reads by key and none joins two large sets by nested loop.
+            # good, as every piece reads by key and none joins two large sets by nested loop;
+            # without sequential scans it is so whatever the statistics said when it was made
+            # (a table scanned whole would make a small toolset's publish cost the whole table).
             func.set_config("plan_cache_mode", "force_generic_plan", true()).label("plan_cache_mode"),
+            func.set_config("enable_seqscan", "off", true()).label("enable_seqscan"),
         )
         .where(or_(toolsets.c.id == live_id, toolsets.c.parent_toolset_id == live_id))
         .order_by(toolsets.c.parent_toolset_id.is_not(None))
