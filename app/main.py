@@ -121,7 +121,9 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
                 f"The database schema is at revision {found}, this build needs "
                 f"{app.state.expected_revision}: run `toolsets migrate` first."
             )
-        app.state.pointers = PointerCache(settings.toolsets_state_cache_bytes)
+        app.state.pointers = PointerCache(
+            settings.toolsets_state_cache_bytes, settings.toolsets_pointer_cache_bytes
+        )
         track_local_writes(app.state.engine, app.state.pointers)
         app.state.serving = ServedStates(app.state.engine, app.state.pointers)
         app.state.mcp = McpService(app.state.engine, app.state.serving)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     toolsets_log_level: str = "INFO"
     # Served states kept per process (release and iteration-mode bodies), in bytes.
     toolsets_state_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
+    # Pointers (which state each live toolset serves) kept per process, in bytes.
+    toolsets_pointer_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     # Worker processes of `toolsets serve` when `--workers` is not given.
     workers: int = Field(default=1, ge=1)
     # With several workers on one host: a folder they share so /metrics aggregates them.

@@ -153,6 +153,62 @@ def test_the_body_cache_is_bounded_by_bytes() -> None:
     assert cache.body_bytes() <= 10_000
 
 
+def test_the_pointer_cache_is_bounded_by_bytes() -> None:
+    cache = ServedCache(max_pointer_bytes=10_000)
+    cache.set_listening(True)
+    addresses = [("org-a", "p", f"toolset-{i:03d}") for i in range(100)]
+    for address in addresses:
+        pointer = {
+            "id": uuid4(),
+            "project_id": uuid4(),
+            "editing_mode": "staging",
+            "current_release_id": uuid4(),
+        }
+        cache.put(address, pointer, cache.generation())
+    assert 0 < cache.pointer_bytes() <= 10_000
+    assert cache.get(addresses[0]) is None  # the least recently stored went first
+    assert cache.get(addresses[-1]) is not None
+
+
+@pytest.fixture
+async def small_pointer_cache_app(
+    database_url: str, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Any]:
+    monkeypatch.setenv("TOOLSETS_POINTER_CACHE_BYTES", "3000")  # room for two or three pointers
+    get_settings.cache_clear()
+    try:
+        app = create_app(database_url)
+        async with app.router.lifespan_context(app):
+            yield app
+    finally:
+        get_settings.cache_clear()
+
+
+async def test_reads_of_more_toolsets_than_the_pointer_cache_holds_are_all_served(
+    small_pointer_cache_app: Any, client: httpx.AsyncClient, auth: dict[str, str]
+) -> None:
+    await project_with_toolset(client, auth)
+    slugs = [f"t{i}" for i in range(8)]
+    for slug in slugs:
+        body = {"name": slug, "slug": slug, "tool_urns": [URNS[0]]}
+        assert (await client.post("/v1/projects/p/toolsets", json=body, headers=auth)).status_code == 201
+    transport = httpx.ASGITransport(app=small_pointer_cache_app, raise_app_exceptions=False)
+    cache = small_pointer_cache_app.state.pointers
+    for _ in range(1000):  # pointers are kept only while the NOTIFY listener is up
+        if cache.listening:
+            break
+        await asyncio.sleep(0.01)
+    async with httpx.AsyncClient(transport=transport, base_url="http://small") as small:
+        for _ in range(2):
+            for slug in slugs:
+                served = await small.get(f"/v1/projects/p/toolsets/{slug}/effective", headers=auth)
+                assert served.status_code == 200
+                assert served.json()["slug"] == slug
+                assert 0 < cache.pointer_bytes() <= 3000
+    assert cache.get(("org-a", "p", slugs[0])) is None
+    assert cache.get(("org-a", "p", slugs[-1])) is not None
+
+
 @pytest.fixture
 async def small_pool_app(
     database_url: str, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch

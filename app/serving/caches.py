@@ -25,10 +25,13 @@ Safety rules, so that the cache is never the reason a client sees stale data:
 - pointers also expire after a short TTL, as a last resort.
 
 Bodies share one LRU bounded by bytes (`TOOLSETS_STATE_CACHE_BYTES`); a body larger
-than the whole bound is served but not kept.
+than the whole bound is served but not kept. Pointers are bounded by bytes too
+(`TOOLSETS_POINTER_CACHE_BYTES`, each counted with its key), the least recently stored
+dropped first.
 """
 
 import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +42,6 @@ from cachetools import LRUCache, TTLCache
 PointerKey = tuple[str, str, str]  # organization, project slug, toolset slug
 
 POINTER_TTL_SECONDS = 30
-MAX_POINTERS = 50_000  # ~300 bytes each
 ENTRY_OVERHEAD_BYTES = 200  # the key, the entry object and the LRU's bookkeeping, roughly
 
 
@@ -60,10 +62,24 @@ def _size(entry: Body) -> int:
     return len(entry.body) + ENTRY_OVERHEAD_BYTES
 
 
+@dataclass(frozen=True, slots=True)
+class _Pointer:
+    pointer: dict[str, Any]
+    size: int  # bytes held for it: its key, the dict and its values, and the cache's bookkeeping
+
+
+def _pointer_size(key: PointerKey, pointer: dict[str, Any]) -> int:
+    held = sys.getsizeof(key) + sum(sys.getsizeof(part) for part in key)
+    held += sys.getsizeof(pointer) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in pointer.items())
+    return held + ENTRY_OVERHEAD_BYTES
+
+
 class ServedCache:
-    def __init__(self, max_body_bytes: int = 128 * 1024 * 1024) -> None:
-        self._pointers: TTLCache[PointerKey, dict[str, Any]] = TTLCache(
-            maxsize=MAX_POINTERS, ttl=POINTER_TTL_SECONDS
+    def __init__(
+        self, max_body_bytes: int = 128 * 1024 * 1024, max_pointer_bytes: int = 32 * 1024 * 1024
+    ) -> None:
+        self._pointers: TTLCache[PointerKey, _Pointer] = TTLCache(
+            maxsize=max_pointer_bytes, ttl=POINTER_TTL_SECONDS, getsizeof=lambda entry: entry.size
         )
         self._bodies: LRUCache[tuple[Any, ...], Body] = LRUCache(maxsize=max_body_bytes, getsizeof=_size)
         self._generation = 0
@@ -81,11 +97,17 @@ class ServedCache:
         return self._generation
 
     def get(self, key: PointerKey) -> dict[str, Any] | None:
-        return self._pointers.get(key) if self.listening else None
+        entry = self._pointers.get(key) if self.listening else None
+        return entry.pointer if entry is not None else None
 
     def put(self, key: PointerKey, pointer: dict[str, Any], read_at_generation: int) -> None:
         if self.listening and read_at_generation == self._generation:
-            self._pointers[key] = pointer
+            entry = _Pointer(pointer, _pointer_size(key, pointer))
+            if entry.size <= self._pointers.maxsize:  # else cachetools refuses it
+                self._pointers[key] = entry
+
+    def pointer_bytes(self) -> int:
+        return int(self._pointers.currsize)
 
     # A release body is keyed by the release and the slug it was served under: the slug is
     # the live toolset's address, not part of the release, so a rename changes the body.
@@ -139,8 +161,8 @@ class ServedCache:
                 self._bodies.pop(key, None)
             return
         wanted = str(toolset_id)
-        for address, pointer in list(self._pointers.items()):
-            if str(pointer["id"]) == wanted:
+        for address, entry in list(self._pointers.items()):
+            if str(entry.pointer["id"]) == wanted:
                 self._pointers.pop(address, None)
         for key in [k for k in list(self._bodies.keys()) if k[0] == "iteration" and str(k[1]) == wanted]:
             self._bodies.pop(key, None)
