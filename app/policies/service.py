@@ -5,7 +5,7 @@ move of the served pointer may go ahead; `toolset_policy` is how other domains (
 retention) read a policy, defaults included.
 """
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from app.kit.errors import Conflict
 from app.policies import queries
 from app.policies.schemas import Policy, PolicyFields
 from app.releases import queries as release_queries
-from app.releases.diff import diff_states
+from app.releases.diff import diff_bodies
 from app.serving import state
 from app.serving.caches import ServedCache
 from app.toolsets.service import live_toolset, locked_live_toolset
@@ -66,11 +66,14 @@ def refuse_breaking(breaking: list[dict[str, Any]], action: str) -> BreakingChan
 async def check_breaking(
     conn: AsyncConnection,
     live: RowMapping,
-    after: dict[str, Any],
+    after: Callable[[], Awaitable[bytes]],
     acknowledge: bool,
     action: str,
+    cache: ServedCache | None = None,
 ) -> list[dict[str, Any]]:
-    """Under `block_breaking`, the breaking changes from what `live` serves now to `after`.
+    """Under `block_breaking`, the breaking changes from what `live` serves now to the state
+    `after()` computes (as JSON; called only when the policy blocks: otherwise nothing is
+    computed and nothing compared).
 
     Raises 409 `breaking_changes` listing them unless `acknowledge`; returns the ones
     let through (empty when the policy does not block, or nothing breaks), for the
@@ -78,20 +81,21 @@ async def check_breaking(
     """
     if not await blocks_breaking(conn, live["id"]):
         return []
-    return await breaking_under_policy(conn, live, after, acknowledge, action)
+    return await breaking_under_policy(conn, live, await after(), acknowledge, action, cache)
 
 
 async def breaking_under_policy(
     conn: AsyncConnection,
     live: Mapping[Any, Any],
-    after: dict[str, Any],
+    after: bytes,
     acknowledge: bool,
     action: str,
     cache: ServedCache | None = None,
 ) -> list[dict[str, Any]]:
-    """`check_breaking` for a caller that read the policy already and found it blocking
-    (`cache`: the process's served states, where the live release's body may be)."""
-    breaking = breaking_of(diff_states(await state.served_state(conn, live, cache), after))
+    """`check_breaking` for a caller that read the policy already and found it blocking, with
+    the state `after` as JSON (`cache`: the process's served states, where the live
+    release's body may be)."""
+    breaking = breaking_of(diff_bodies(await state.served_body(conn, live, cache), after))
     if breaking and not acknowledge:
         raise refuse_breaking(breaking, action)
     return breaking

@@ -8,6 +8,7 @@ any number of server processes, by PostgreSQL alone.
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,7 +27,7 @@ from app.kit.pagination import encode_cursor
 from app.policies.service import breaking_details, check_breaking
 from app.releases import capture
 from app.releases import queries as release_queries
-from app.releases.diff import diff_states
+from app.releases.diff import diff_bodies
 from app.releases.schemas import AuditEntry, Release, ReleaseCreate, RollbackRequest, StateDiff
 from app.serving import state
 from app.serving.names import refuse_duplicate_names
@@ -79,30 +80,42 @@ async def record_release(
     *,
     name: str | None = None,
     acknowledged_breaking: bool = False,
+    reuse: RowMapping | None = None,
+    same_state: Callable[[], Awaitable[bool]] | None = None,
 ) -> tuple[UUID, int]:
     """Capture state and insert the next release of `live`, making it current.
 
     `source_id` is whose selection and metadata are captured: the live row itself,
     or its staging copy at publish. The caller holds the live row's lock and has
     brought the live toolset's own variations group to what is being released, so a
-    name checked here stays free until it commits.
+    name checked here stays free until it commits. With `reuse` (a release of `live`),
+    a capture identical to it makes no new release: that one is returned (capture reuses
+    every row that did not change, so equal references mean an equal state, with no state
+    computed).
     """
-    await refuse_duplicate_names(conn, [source_id])  # no release serves two tools with one name
-    if name is not None and await release_queries.find_release_by_name(conn, live["id"], name) is not None:
-        raise ReleaseNameTaken(f"Toolset '{live['slug']}' already has a release named '{name}'.")
     await capture.lock_captures_shared(conn, live["project_id"])
     source_state_id = await capture.capture_source_state(conn, live["project_id"])
     toolset_version_id = await capture.capture_toolset_state(conn, live["id"], source_id)
     variations = await capture.capture_variations_state(
         conn, live["project_id"], live["tool_variations_group_id"]
     )
+    captured = {
+        "source_state_id": source_state_id,
+        "toolset_version_id": toolset_version_id,
+        "global_variations_version_id": variations.global_version_id,
+        "toolset_variations_version_id": variations.toolset_version_id,
+    }
+    if reuse is not None and (
+        all(reuse[k] == v for k, v in captured.items()) or (same_state is not None and await same_state())
+    ):
+        return reuse["id"], reuse["release_number"]
+    await refuse_duplicate_names(conn, [source_id])  # no release serves two tools with one name
+    if name is not None and await release_queries.find_release_by_name(conn, live["id"], name) is not None:
+        raise ReleaseNameTaken(f"Toolset '{live['slug']}' already has a release named '{name}'.")
     return await release_queries.insert_current_release(
         conn,
         live["id"],
-        source_state_id=source_state_id,
-        toolset_version_id=toolset_version_id,
-        global_variations_version_id=variations.global_version_id,
-        toolset_variations_version_id=variations.toolset_version_id,
+        **captured,
         notes=notes,
         released_by_user_id=actor,
         name=name,
@@ -170,9 +183,10 @@ class ReleaseService:
             breaking = await check_breaking(
                 self.conn,
                 live,
-                await state.current_state(self.conn, live["id"]),
+                lambda: state.current_state_json(self.conn, live["id"]),
                 body.acknowledge_breaking,
                 "release",
+                self.pointers,
             )
             previous = live["current_release_number"]
             release_id, number = await record_release(
@@ -261,9 +275,10 @@ class ReleaseService:
                 breaking = await check_breaking(
                     self.conn,
                     live,
-                    await state.release_state(self.conn, release["id"]),
+                    lambda: state.release_body(self.conn, release["id"], self.pointers, live["slug"]),
                     body.acknowledge_breaking,
                     "rollback",
+                    self.pointers,
                 )
                 await move_to_release(
                     self.conn,
@@ -287,10 +302,10 @@ class ReleaseService:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             release = await self._rollback_target(live, project, number)
-            before = await state.served_state(self.conn, live)
-            after = await state.release_state(self.conn, release["id"])
+            before = await state.served_body(self.conn, live, self.pointers)
+            after = await state.release_body(self.conn, release["id"], self.pointers, live["slug"])
         diff = StateDiff.model_validate(
-            {"from": "live", "to": f"release:{number}", **diff_states(before, after)}
+            {"from": "live", "to": f"release:{number}", **diff_bodies(before, after)}
         )
         return diff, live["version"]
 
@@ -307,14 +322,16 @@ class ReleaseService:
     async def diff(self, project: str, slug: str, from_side: str, to_side: str) -> StateDiff:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            computed: dict[str, dict[str, Any]] = {}  # `live` in iteration mode and `next` are one state
-            before = await self._side_state(project, live, from_side, "from", computed)
-            after = await self._side_state(project, live, to_side, "to", computed)
-        return StateDiff.model_validate({"from": from_side, "to": to_side, **diff_states(before, after)})
+            computed: dict[str, bytes] = {}  # `live` in iteration mode and `next` are one state
+            before = await self._side_body(project, live, from_side, "from", computed)
+            after = await self._side_body(project, live, to_side, "to", computed)
+        return StateDiff.model_validate({"from": from_side, "to": to_side, **diff_bodies(before, after)})
 
-    async def _side_state(
-        self, project: str, live: RowMapping, side: str, parameter: str, computed: dict[str, dict[str, Any]]
-    ) -> dict[str, Any]:
+    async def _side_body(
+        self, project: str, live: RowMapping, side: str, parameter: str, computed: dict[str, bytes]
+    ) -> bytes:
+        """A side's state as JSON: releases through the process's cache, current data computed
+        (once for `live` in iteration mode and `next`, which are one state)."""
         match = _SIDE.match(side)
         if match is None:
             raise Unprocessable(
@@ -328,7 +345,7 @@ class ReleaseService:
             )
         staging_mode = live["editing_mode"] == "staging" and live["current_release_id"] is not None
         if side == "live" and staging_mode:
-            return await state.release_state(
+            return await state.release_body(
                 self.conn, live["current_release_id"], self.pointers, live["slug"]
             )
         if side in ("live", "next"):
@@ -336,13 +353,13 @@ class ReleaseService:
             # metadata and variations (in staging mode, those of the release it serves) with
             # current upstream data, which is exactly the current state of the live row.
             if "current" not in computed:
-                computed["current"] = await state.current_state(self.conn, live["id"])
+                computed["current"] = await state.current_state_json(self.conn, live["id"])
             return computed["current"]
         if side == "staging":
             staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
             if staging is None:
                 raise no_staging_copy(project, live)
-            return await state.current_state(self.conn, staging["id"])
+            return await state.current_state_json(self.conn, staging["id"])
         reference = match.group(2)
         if reference.isdigit():
             release = await self._release(live, int(reference))
@@ -351,7 +368,7 @@ class ReleaseService:
             if found is None:
                 raise ReleaseNotFound(f"Toolset '{live['slug']}' has no release named '{reference}'.")
             release = found
-        return await state.release_state(self.conn, release["id"], self.pointers, live["slug"])
+        return await state.release_body(self.conn, release["id"], self.pointers, live["slug"])
 
     async def audit(
         self, project: str, slug: str, after: list[Any] | None, limit: int

@@ -97,7 +97,7 @@ class ScheduleService:
             await check_breaking(
                 self.conn,
                 live,
-                await state.current_state(self.conn, staging["id"]),
+                lambda: state.current_state_json(self.conn, staging["id"]),
                 body.acknowledge_breaking,
                 "publish",
             )

@@ -19,6 +19,7 @@ selected URNs (an index probe each), so variations of tools in no deployment cos
 nothing. The state comes back as one JSON text, served as is.
 """
 
+import gc
 import json
 from typing import Any
 from uuid import UUID
@@ -407,39 +408,59 @@ async def release_state_json(conn: AsyncConnection, release_id: UUID) -> bytes:
     return text_.encode()
 
 
-def _parsed(body: bytes) -> dict[str, Any]:
+def parsed(body: bytes) -> dict[str, Any]:
     """A state as a dict (for diffs and comparisons): orjson, several times faster than the
     standard library on a 10,000-tool state; the standard library for what orjson refuses
-    (integers beyond 64 bits)."""
+    (integers beyond 64 bits). The cyclic garbage collector is paused meanwhile: a large
+    state is a few hundred thousand new objects, none in a cycle, and collections triggered
+    while they are made would traverse them again and again (about as long as the parse)."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        state: dict[str, Any] = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        state = json.loads(body)
+        try:
+            state: dict[str, Any] = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            state = json.loads(body)
+    finally:
+        if collecting:
+            gc.enable()
     return state
 
 
 async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, Any]:
-    return _parsed(await current_state_json(conn, toolset_id))
+    return parsed(await current_state_json(conn, toolset_id))
+
+
+async def release_body(
+    conn: AsyncConnection, release_id: UUID, cache: ServedCache | None = None, slug: str | None = None
+) -> bytes:
+    """A release's state as JSON; through `cache` when given with the live toolset's `slug` (a
+    release never changes but for the slug, its address, so its cached body under that
+    slug is right inside any transaction)."""
+    cached = cache.release_body(release_id, slug) if cache is not None and slug is not None else None
+    if cached is not None:
+        return cached.body
+    body = await release_state_json(conn, release_id)
+    if cache is not None and slug is not None:
+        cache.put_release_body(release_id, slug, body)
+    return body
 
 
 async def release_state(
     conn: AsyncConnection, release_id: UUID, cache: ServedCache | None = None, slug: str | None = None
 ) -> dict[str, Any]:
-    """A release's state; through `cache` when given with the live toolset's `slug` (a
-    release never changes but for the slug, its address, so its cached body under that
-    slug is right inside any transaction)."""
-    cached = cache.release_body(release_id, slug) if cache is not None and slug is not None else None
-    if cached is not None:
-        body = cached.body
-    else:
-        body = await release_state_json(conn, release_id)
-        if cache is not None and slug is not None:
-            cache.put_release_body(release_id, slug, body)
-    return _parsed(body)
+    """A release's state (see `release_body`)."""
+    return parsed(await release_body(conn, release_id, cache, slug))
+
+
+async def served_body(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> bytes:
+    """What the live toolset's clients see, as JSON: its current release in staging mode, else
+    current data."""
+    if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
+        return await release_body(conn, live["current_release_id"], cache, live["slug"])
+    return await current_state_json(conn, live["id"])
 
 
 async def served_state(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> dict[str, Any]:
-    """What the live toolset's clients see: its current release in staging mode, else current data."""
-    if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
-        return await release_state(conn, live["current_release_id"], cache, live["slug"])
-    return await current_state(conn, live["id"])
+    """What the live toolset's clients see (see `served_body`)."""
+    return parsed(await served_body(conn, live, cache))

@@ -21,7 +21,7 @@ from app.kit.etag import check_if_match
 from app.kit.metrics import RELEASES
 from app.policies.service import breaking_details, breaking_under_policy
 from app.releases import queries as release_queries
-from app.releases.diff import diff_states
+from app.releases.diff import diff_bodies
 from app.releases.schemas import Release, ReleaseCreate, StateDiff
 from app.releases.service import (
     RELEASE_NAME_CONSTRAINT,
@@ -102,9 +102,10 @@ class StagingService:
                 staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
                 if staging is not None:
                     # Only unpublished changes stop the switch; an untouched copy just goes.
-                    unchanged = await state.current_state(
+                    # Equal states computed by one statement are equal bytes: nothing is parsed.
+                    unchanged = await state.current_state_json(
                         self.conn, staging["id"]
-                    ) == await state.current_state(self.conn, live["id"])
+                    ) == await state.current_state_json(self.conn, live["id"])
                     if not (discard_staging or unchanged):
                         raise self._staging_blocks_switch(project, live)
                     await self._delete_staging(staging)
@@ -143,24 +144,42 @@ class StagingService:
 
     async def _changes(self, live: RowMapping, staging: RowMapping) -> dict[str, Any]:
         """What publishing the staging copy would change in what the toolset serves."""
-        before = await state.served_state(self.conn, live, self.pointers)
-        after = await state.current_state(self.conn, staging["id"])
-        return diff_states(before, after)
+        before = await state.served_body(self.conn, live, self.pointers)
+        after = await state.current_state_json(self.conn, staging["id"])
+        return diff_bodies(before, after)
 
     async def _release_for_switch(self, live: RowMapping) -> int:
         """Capture the current state as a release, reusing the current one when nothing changed,
-        so that clients see no change at the switch."""
+        so that clients see no change at the switch. Equal captures say so without computing
+        a state; else the two states are compared as JSON (see `_serves_current_data`)."""
+        current = None
         if live["current_release_id"] is not None:
             current = await release_queries.get_release(self.conn, live["current_release_id"])
-            now = await state.current_state(self.conn, live["id"])
-            published = await state.release_state(self.conn, current["id"], self.pointers, live["slug"])
-            if now == published | {"release_number": None}:
-                number: int = current["release_number"]
-                return number
+
+        async def same_state() -> bool:
+            assert current is not None
+            return await self._serves_current_data(live, current)
+
         _, number = await record_release(
-            self.conn, live, live["id"], "Captured when switching to staging mode", self.actor
+            self.conn,
+            live,
+            live["id"],
+            "Captured when switching to staging mode",
+            self.actor,
+            reuse=current,
+            same_state=same_state,
         )
         return number
+
+    async def _serves_current_data(self, live: RowMapping, release: RowMapping) -> bool:
+        """Whether `release` serves exactly the live row's current data. Both states come from
+        one statement's JSON, so equal states are equal bytes once the release's number (the
+        top-level key's value, the one place `"release_number" : ` can appear unescaped) reads
+        null as current data's does: nothing is parsed."""
+        now = await state.current_state_json(self.conn, live["id"])
+        published = await state.release_body(self.conn, release["id"], self.pointers, live["slug"])
+        number = b'"release_number" : %d' % release["release_number"]
+        return now == published.replace(number, b'"release_number" : null', 1)
 
     # --- the staging copy ---
 
@@ -384,7 +403,7 @@ class StagingService:
         )
         breaking: list[dict[str, Any]] = []
         if live["block_breaking"]:  # else no state is computed, and no diff
-            after = await state.current_state(self.conn, staging["id"])
+            after = await state.current_state_json(self.conn, staging["id"])
             breaking = await breaking_under_policy(
                 self.conn, live, after, acknowledge_breaking, "publish", self.pointers
             )
