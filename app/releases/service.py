@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -146,6 +147,14 @@ async def replayed_release(
         raise idempotency_key_reused(key)
     release_id: UUID = stored["release_id"]
     return release_id
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """A side of a diff: a release's state, or a toolset row's current data."""
+
+    release_id: UUID | None = None
+    toolset_id: UUID | None = None
 
 
 _SIDE = re.compile(r"^(live|staging|next|release:([1-9][0-9]{0,17}|[A-Za-z0-9][A-Za-z0-9._+-]{0,59}))$")
@@ -302,8 +311,10 @@ class ReleaseService:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
             release = await self._rollback_target(live, project, number)
-            before = await state.served_body(self.conn, live, self.pointers)
-            after = await state.release_body(self.conn, release["id"], self.pointers, live["slug"])
+            before, after = await state.both(
+                state.served_body(self.conn, live, self.pointers),
+                state.release_body(self.conn, release["id"], self.pointers, live["slug"], apart=True),
+            )
         diff = StateDiff.model_validate(
             {"from": "live", "to": f"release:{number}", **diff_bodies(before, after)}
         )
@@ -322,16 +333,13 @@ class ReleaseService:
     async def diff(self, project: str, slug: str, from_side: str, to_side: str) -> StateDiff:
         async with self.conn.begin():
             live = await live_toolset(self.conn, self.org, project, slug)
-            computed: dict[str, bytes] = {}  # `live` in iteration mode and `next` are one state
-            before = await self._side_body(project, live, from_side, "from", computed)
-            after = await self._side_body(project, live, to_side, "to", computed)
+            before_side = await self._side(project, live, from_side, "from")
+            after_side = await self._side(project, live, to_side, "to")
+            before, after = await self._bodies(live, before_side, after_side)
         return StateDiff.model_validate({"from": from_side, "to": to_side, **diff_bodies(before, after)})
 
-    async def _side_body(
-        self, project: str, live: RowMapping, side: str, parameter: str, computed: dict[str, bytes]
-    ) -> bytes:
-        """A side's state as JSON: releases through the process's cache, current data computed
-        (once for `live` in iteration mode and `next`, which are one state)."""
+    async def _side(self, project: str, live: RowMapping, side: str, parameter: str) -> Side:
+        """Which state a diff side names: a release, or a toolset row's current data."""
         match = _SIDE.match(side)
         if match is None:
             raise Unprocessable(
@@ -345,21 +353,17 @@ class ReleaseService:
             )
         staging_mode = live["editing_mode"] == "staging" and live["current_release_id"] is not None
         if side == "live" and staging_mode:
-            return await state.release_body(
-                self.conn, live["current_release_id"], self.pointers, live["slug"]
-            )
+            return Side(release_id=live["current_release_id"])
         if side in ("live", "next"):
             # `next`, what createRelease would capture now: the live toolset's own selection,
             # metadata and variations (in staging mode, those of the release it serves) with
             # current upstream data, which is exactly the current state of the live row.
-            if "current" not in computed:
-                computed["current"] = await state.current_state_json(self.conn, live["id"])
-            return computed["current"]
+            return Side(toolset_id=live["id"])
         if side == "staging":
             staging = await toolset_queries.find_staging_copy(self.conn, live["id"])
             if staging is None:
                 raise no_staging_copy(project, live)
-            return await state.current_state_json(self.conn, staging["id"])
+            return Side(toolset_id=staging["id"])
         reference = match.group(2)
         if reference.isdigit():
             release = await self._release(live, int(reference))
@@ -368,7 +372,29 @@ class ReleaseService:
             if found is None:
                 raise ReleaseNotFound(f"Toolset '{live['slug']}' has no release named '{reference}'.")
             release = found
-        return await state.release_body(self.conn, release["id"], self.pointers, live["slug"])
+        return Side(release_id=release["id"])
+
+    async def _bodies(self, live: RowMapping, before: "Side", after: "Side") -> tuple[bytes, bytes]:
+        """Both sides' states as JSON: releases through the process's cache, a release side
+        computed on a connection of its own while the other side is, and one state computed
+        once when both sides are it (`live` in iteration mode and `next`)."""
+        if before == after:
+            body = await self._body(live, before)
+            return body, body
+        if before.release_id is None and after.release_id is None:  # two current states: one connection
+            return await self._body(live, before), await self._body(live, after)
+        release_first = before.release_id is not None
+        return await state.both(
+            self._body(live, before, apart=release_first), self._body(live, after, apart=not release_first)
+        )
+
+    async def _body(self, live: RowMapping, side: "Side", *, apart: bool = False) -> bytes:
+        if side.release_id is not None:
+            return await state.release_body(
+                self.conn, side.release_id, self.pointers, live["slug"], apart=apart
+            )
+        assert side.toolset_id is not None
+        return await state.current_state_json(self.conn, side.toolset_id)
 
     async def audit(
         self, project: str, slug: str, after: list[Any] | None, limit: int

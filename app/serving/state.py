@@ -19,8 +19,10 @@ selected URNs (an index probe each), so variations of tools in no deployment cos
 nothing. The state comes back as one JSON text, served as is.
 """
 
+import asyncio
 import gc
 import json
+from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID
 
@@ -432,15 +434,27 @@ async def current_state(conn: AsyncConnection, toolset_id: UUID) -> dict[str, An
 
 
 async def release_body(
-    conn: AsyncConnection, release_id: UUID, cache: ServedCache | None = None, slug: str | None = None
+    conn: AsyncConnection,
+    release_id: UUID,
+    cache: ServedCache | None = None,
+    slug: str | None = None,
+    *,
+    apart: bool = False,
 ) -> bytes:
     """A release's state as JSON; through `cache` when given with the live toolset's `slug` (a
     release never changes but for the slug, its address, so its cached body under that
-    slug is right inside any transaction)."""
+    slug is right inside any transaction). `apart`: computed, when it must be, on a
+    connection of its own (a committed release reads the same in any snapshot), so that
+    the caller's connection computes another state meanwhile (`both`)."""
     cached = cache.release_body(release_id, slug) if cache is not None and slug is not None else None
     if cached is not None:
         return cached.body
-    body = await release_state_json(conn, release_id)
+    if apart:
+        async with conn.engine.connect() as own:
+            await own.execution_options(isolation_level="AUTOCOMMIT")
+            body = await release_state_json(own, release_id)
+    else:
+        body = await release_state_json(conn, release_id)
     if cache is not None and slug is not None:
         cache.put_release_body(release_id, slug, body)
     return body
@@ -453,12 +467,21 @@ async def release_state(
     return parsed(await release_body(conn, release_id, cache, slug))
 
 
-async def served_body(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> bytes:
+async def served_body(
+    conn: AsyncConnection, live: Any, cache: ServedCache | None = None, *, apart: bool = False
+) -> bytes:
     """What the live toolset's clients see, as JSON: its current release in staging mode, else
-    current data."""
+    current data (`apart`: a release is computed on a connection of its own)."""
     if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
-        return await release_body(conn, live["current_release_id"], cache, live["slug"])
+        return await release_body(conn, live["current_release_id"], cache, live["slug"], apart=apart)
     return await current_state_json(conn, live["id"])
+
+
+async def both(first: Awaitable[bytes], second: Awaitable[bytes]) -> tuple[bytes, bytes]:
+    """Two states at once: at most one of them on the caller's connection, the other a
+    release computed `apart` (two large states take the time of one on two cores)."""
+    one, two = await asyncio.gather(first, second)
+    return one, two
 
 
 async def served_state(conn: AsyncConnection, live: Any, cache: ServedCache | None = None) -> dict[str, Any]:

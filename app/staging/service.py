@@ -144,8 +144,15 @@ class StagingService:
 
     async def _changes(self, live: RowMapping, staging: RowMapping) -> dict[str, Any]:
         """What publishing the staging copy would change in what the toolset serves."""
-        before = await state.served_body(self.conn, live, self.pointers)
-        after = await state.current_state_json(self.conn, staging["id"])
+        if live["editing_mode"] == "staging" and live["current_release_id"] is not None:
+            # The release on a connection of its own while this one computes the staging copy.
+            before, after = await state.both(
+                state.served_body(self.conn, live, self.pointers, apart=True),
+                state.current_state_json(self.conn, staging["id"]),
+            )
+        else:
+            before = await state.served_body(self.conn, live, self.pointers)
+            after = await state.current_state_json(self.conn, staging["id"])
         return diff_bodies(before, after)
 
     async def _release_for_switch(self, live: RowMapping) -> int:
