@@ -68,7 +68,8 @@ ADDED_COLUMNS = {
 # 0007 api_keys.last_used_at, 0008 the job queue and webhooks,
 # 0009 tools' argument mapping, 0010 upstreams, 0011 scheduled publishes,
 # 0012 the `rename` audit action, 0013 toolset policies, 0014 release names, labels,
-# served history and project snapshots, 0015 reviews and approvals.
+# served history and project snapshots, 0015 reviews and approvals, 0016 the state a
+# review reviewed.
 REVISIONS = [
     "0001",
     "0002",
@@ -85,6 +86,7 @@ REVISIONS = [
     "0013",
     "0014",
     "0015",
+    "0016",
 ]
 HEAD = REVISIONS[-1]
 NEW_TABLES = ("tool_variations_group_versions", "system_source_states", "source_states", "toolset_releases")

@@ -3,10 +3,14 @@ staging copy as it is, given by other keys with the `approve` scope; any edit vo
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.api_keys.queries import revoke_api_key
 from tests.conftest import MakeHeaders
+from tests.factories import create_deployment, make_tools
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset, switch
 from tests.test_api_keys import Cli, cli  # noqa: F401  (the `cli` fixture)
 from tests.test_schedules import finished, schedule, soon
@@ -381,3 +385,69 @@ async def test_racing_approvals_edits_and_publishes_never_publish_an_unapproved_
         problem(publish, 409, "approval_required")
         assert edit.status_code == 200
         assert served == URNS[:2]
+
+
+async def test_approvals_are_for_the_state_served_so_a_shared_change_voids_them(
+    client: httpx.AsyncClient, auth: dict[str, str], headers: MakeHeaders
+) -> None:
+    """What the project shares (a deployment's tool definitions) is part of what a staging
+    copy serves: a change to a selected tool voids the approvals though the copy's version
+    did not move; a change to tools the copy does not select voids nothing."""
+    staging = await staged(client, auth)
+    key = await approver(headers)
+    await request_review(client, auth)
+    await approve(client, key)
+
+    # A new deployment that changes only a tool the copy does not select: still approved.
+    unselected = make_tools(4)
+    unselected[3]["description"] = "Operation 3, reworded."
+    await create_deployment(client, auth, "p", unselected)
+    assert (await client.get(REVIEW, headers=auth)).json()["approved"] is True
+
+    # One that rewrites a selected tool: what the reviewer approved is no longer what publish
+    # would release.
+    rewritten = make_tools(4)
+    rewritten[0]["description"] = "Deletes every pet."
+    await create_deployment(client, auth, "p", rewritten)
+    review = (await client.get(REVIEW, headers=auth)).json()
+    assert (review["status"], review["valid_approvals"], review["approved"]) == ("outdated", 0, False)
+    assert review["staging_version"] == staging["version"]
+    refused = problem(await client.post(PUBLISH, json={}, headers=auth), 409, "approval_required")
+    assert "changed after its review" in refused["detail"]
+    assert (refused["hint"], refused["valid_approvals"]) == (f"POST {REVIEW}", 0)
+    problem(await client.post(APPROVALS, json={}, headers=key), 409, "review_outdated")
+
+    # The same copy and version is reviewed again, and that review's approvals count.
+    again = await request_review(client, auth)
+    assert (again["id"] != review["id"], again["staging_version"]) == (True, staging["version"])
+    problem(await client.post(REVIEW, json={}, headers=auth), 409, "review_exists")
+    await approve(client, key)
+    published = await client.post(PUBLISH, json={}, headers=auth)
+    assert published.status_code == 201, published.text
+    served = (await client.get(f"{BASE}/effective", headers=auth)).json()
+    assert served["tools"][0]["description"] == "Deletes every pet."
+    [publish] = await audit(client, auth, "publish")
+    assert publish["details"]["review_id"] == again["id"]
+    assert (await client.get(REVIEW, headers=auth)).json()["status"] == "published"
+
+
+async def test_an_approval_by_a_key_revoked_since_does_not_count(
+    client: httpx.AsyncClient, auth: dict[str, str], headers: MakeHeaders, engine: AsyncEngine
+) -> None:
+    await staged(client, auth)
+    await request_review(client, auth)
+    approved = await approve(client, await approver(headers))
+    [approval] = approved["approvals"]
+    assert (approval["counts"], approved["approved"]) == (True, True)
+
+    async with engine.begin() as conn:
+        assert await revoke_api_key(conn, UUID(approval["approved_by"]["id"])) is not None
+    review = (await client.get(REVIEW, headers=auth)).json()
+    assert review["status"] == "open"
+    assert [a["counts"] for a in review["approvals"]] == [False]
+    assert (review["valid_approvals"], review["approved"]) == (0, False)
+    refused = problem(await client.post(PUBLISH, json={}, headers=auth), 409, "approval_required")
+    assert refused["valid_approvals"] == 0
+
+    await approve(client, await approver(headers))
+    assert (await client.post(PUBLISH, json={}, headers=auth)).status_code == 201

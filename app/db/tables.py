@@ -788,9 +788,18 @@ reviews = Table(
     Column("note", Text),
     Column("requested_by", Text, nullable=False),
     Column("release_number", BigInteger),  # the release that published the reviewed copy
+    # SHA-256 of the copy's served state when reviewed (revision 0016; NULL before it).
+    Column("state_digest", LargeBinary),
     _created_at(),
-    UniqueConstraint("staging_toolset_id", "staging_version"),
     Index("reviews_toolset_id_created_at_idx", "toolset_id", text("created_at DESC"), text("id DESC")),
+    # The latest review of a copy and version is the one whose approvals count (revision 0016).
+    Index(
+        "reviews_staging_toolset_id_staging_version_created_at_idx",
+        "staging_toolset_id",
+        "staging_version",
+        text("created_at DESC"),
+        text("id DESC"),
+    ),
 )
 
 review_approvals = Table(

@@ -3,7 +3,7 @@
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, RowMapping, ScalarSelect, Update, func, select
+from sqlalchemy import ColumnElement, RowMapping, ScalarSelect, Select, Update, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,6 +20,7 @@ async def insert_review(
     staging_version: int,
     note: str | None,
     requested_by: str,
+    state_digest: bytes,
 ) -> UUID:
     stmt = (
         reviews.insert()
@@ -29,6 +30,7 @@ async def insert_review(
             staging_version=staging_version,
             note=note,
             requested_by=requested_by,
+            state_digest=state_digest,
         )
         .returning(reviews.c.id)
     )
@@ -45,14 +47,27 @@ async def latest_review(conn: AsyncConnection, toolset_id: UUID) -> RowMapping |
     return (await conn.execute(stmt)).mappings().one_or_none()
 
 
+# Subqueries read reviews under another name, so that one inside a statement on `reviews`
+# (mark_published) is not correlated with it.
+_latest_review = reviews.alias("latest_review")
+
+
+def _of_copy(staging_toolset_id: Any, staging_version: Any, table: Any = reviews) -> ColumnElement[bool]:
+    return and_(table.c.staging_toolset_id == staging_toolset_id, table.c.staging_version == staging_version)
+
+
+def _latest(stmt: Select[Any], table: Any = reviews) -> Select[Any]:
+    return stmt.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(1)
+
+
 async def review_of_copy(
     conn: AsyncConnection, staging_toolset_id: UUID, staging_version: int
 ) -> RowMapping | None:
-    """The review of this staging copy at this version: the only one whose approvals count."""
-    stmt = _VIEW.where(
-        reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
-    )
-    return (await conn.execute(stmt)).mappings().one_or_none()
+    """The review of this staging copy at this version: the latest one asked for (a copy and
+    version is reviewed again when what it shares changed), the only one whose approvals count."""
+    stmt = _latest(_VIEW.where(_of_copy(staging_toolset_id, staging_version)))
+    row: RowMapping | None = (await conn.execute(stmt)).mappings().one_or_none()
+    return row
 
 
 def review_of_copy_id(
@@ -60,32 +75,48 @@ def review_of_copy_id(
 ) -> ScalarSelect[Any]:
     """The id of the review of this staging copy at this version (NULL when that version was
     never put up for review): the only review whose approvals count."""
-    return (
-        select(reviews.c.id)
-        .where(
-            reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
-        )
-        .scalar_subquery()
+    r = _latest_review
+    return _latest(
+        select(r.c.id).where(_of_copy(staging_toolset_id, staging_version, r)), r
+    ).scalar_subquery()
+
+
+def valid_approval(review_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """An approval of `review_id` that counts: its key has not been revoked since (keys that
+    are no longer trusted approve nothing)."""
+    revoked = (
+        select(api_keys.c.id)
+        .where(acted_as(review_approvals.c.approved_by), api_keys.c.revoked_at.is_not(None))
+        .exists()
     )
+    return and_(review_approvals.c.review_id == review_id, ~revoked)
 
 
 def approvals_of_copy(
     staging_toolset_id: ColumnElement[Any], staging_version: ColumnElement[Any]
 ) -> ScalarSelect[Any]:
-    """How many approvals the review of this staging copy at this version has (0 without one)."""
+    """How many valid approvals the review of this staging copy at this version has (0 without one)."""
     return (
         select(func.count(review_approvals.c.id))
-        .join(reviews, reviews.c.id == review_approvals.c.review_id)
-        .where(
-            reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
-        )
+        .where(valid_approval(review_of_copy_id(staging_toolset_id, staging_version)))
         .scalar_subquery()
     )
 
 
+def state_digest_of_copy(
+    staging_toolset_id: ColumnElement[Any], staging_version: ColumnElement[Any]
+) -> ScalarSelect[Any]:
+    """The digest of the state the review of this copy at this version reviewed (NULL: none
+    recorded, or no review)."""
+    r = _latest_review
+    return _latest(
+        select(r.c.state_digest).where(_of_copy(staging_toolset_id, staging_version, r)), r
+    ).scalar_subquery()
+
+
 async def approvals_of(conn: AsyncConnection, review_id: UUID) -> list[RowMapping]:
     stmt = (
-        select(review_approvals, *ACTING_KEY_COLUMNS)
+        select(review_approvals, *ACTING_KEY_COLUMNS, api_keys.c.revoked_at.label("key_revoked_at"))
         .outerjoin(api_keys, acted_as(review_approvals.c.approved_by))
         .where(review_approvals.c.review_id == review_id)
         .order_by(review_approvals.c.created_at, review_approvals.c.id)
@@ -115,8 +146,6 @@ def mark_published(
     publish runs this inside its one statement)."""
     return (
         reviews.update()
-        .where(
-            reviews.c.staging_toolset_id == staging_toolset_id, reviews.c.staging_version == staging_version
-        )
+        .where(reviews.c.id == review_of_copy_id(staging_toolset_id, staging_version))
         .values(release_number=release_number)
     )

@@ -35,6 +35,9 @@ class Approval(BaseModel):
     approved_by: ApiKeyRef | None = Field(description="The API key that approved.")
     comment: str | None = Field(description="The approver's note.")
     created_at: datetime = Field(description="When it was given.")
+    counts: bool = Field(
+        description="Whether it counts towards `valid_approvals`: false once the approving key is revoked."
+    )
 
 
 class Review(BaseModel):
@@ -49,12 +52,17 @@ class Review(BaseModel):
     created_at: datetime = Field(description="When it was asked for.")
     status: ReviewStatus = Field(
         description="`open` while the staging copy is still the reviewed one at the reviewed version; "
-        "`outdated` once it was edited, discarded or re-created (its approvals no longer count: request "
-        "a new review); `published` once a publish released it (`release_number`)."
+        "`outdated` once it was edited, discarded or re-created, or once what it serves changed through "
+        "the project's shared definitions (a deployment, a global variation, a prompt template) (its "
+        "approvals no longer count: request a new review); `published` once a publish released it "
+        "(`release_number`)."
     )
     release_number: int | None = Field(description="The release that published it; null until then.")
     approvals: list[Approval] = Field(description="The approvals given, oldest first.")
-    valid_approvals: int = Field(description="The approvals that count for a publish now: 0 unless `open`.")
+    valid_approvals: int = Field(
+        description="The approvals that count for a publish now: 0 unless `open`; approvals by keys "
+        "revoked since do not count."
+    )
     required_approvals: int = Field(
         description="The approvals the toolset's policy requires to publish (`required_approvals`)."
     )

@@ -1,14 +1,17 @@
 """Reviews and approvals of a staging copy.
 
-A review names one staging copy at one version. Approvals (keys with the `approve` scope,
-never the key that asked) approve exactly that: any later edit bumps the copy's version,
-and a discarded or re-created copy is another row, so the review goes `outdated` and its
+A review names one staging copy at one version and the digest of the state it serves.
+Approvals (keys with the `approve` scope, never the key that asked; revoked keys' stop
+counting) approve exactly that: any later edit bumps the copy's version, a discarded or
+re-created copy is another row, and a change the project shares (a deployment, a global
+variation, a template) changes the served state, so the review goes `outdated` and its
 approvals stop counting, computed on read rather than hooked into every write. A toolset
 whose policy sets `required_approvals: N` publishes only with N approvals of the copy as it
-is (`refuse_without_approvals`, called by every publish, scheduled ones included, under the live
+is (`check_approvals`, called by every publish, scheduled ones included, under the live
 row's lock that every edit and approval takes too). A publish consumes the review.
 """
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -26,6 +29,7 @@ from app.policies.service import toolset_policy
 from app.releases import queries as release_queries
 from app.reviews import queries
 from app.reviews.schemas import Approval, Review
+from app.serving.state import current_state_json
 from app.toolsets import queries as toolset_queries
 from app.toolsets.service import live_toolset, locked_live_toolset, no_staging_copy, toolset_path
 from app.webhooks.events import emit_toolset_event
@@ -64,22 +68,51 @@ async def required_approvals(conn: AsyncConnection, toolset_id: Any) -> int:
     return int((await toolset_policy(conn, toolset_id))["required_approvals"])
 
 
-def refuse_without_approvals(
-    project: str,
-    live: Mapping[Any, Any],
-    staging: Mapping[Any, Any],
-    required: int,
-    review_id: UUID | None,
-    valid: int,
+async def state_digest(conn: AsyncConnection, staging_id: UUID) -> bytes:
+    """SHA-256 of the staging copy's served state, as clients would be served it: what a
+    review reviews. It covers what the project shares too (tool definitions of the active
+    deployment, global variations, prompt template revisions)."""
+    return hashlib.sha256(await current_state_json(conn, staging_id)).digest()
+
+
+def shared_definitions_changed(project: str, slug: str, version: int) -> str:
+    return (
+        f"What the staging copy of '{slug}' serves changed after its review although the copy did not "
+        f"(it is still at version {version}): a deployment, a project-wide variation or a prompt template it "
+        "uses changed. Its approvals were for the state under review, so they no longer count: request a "
+        f"new review (POST {review_path(project, slug)})."
+    )
+
+
+async def check_approvals(
+    conn: AsyncConnection, project: str, live: Mapping[Any, Any], staging: Mapping[Any, Any]
 ) -> dict[str, Any]:
     """409 `approval_required` unless the staging copy, as it is now, has the approvals the
-    policy needs (`required`); else what the publish's audit entry records of them. The
-    caller read the copy's review (`review_id`, None when its version was never put up for
-    review) and its `valid` approvals under the live row's lock (a publish reads them in
-    its context read, `staging.queries.read_publish_context`), so no edit or approval can
-    slip in before the publish commits."""
+    policy needs; else what the publish's audit entry records of them.
+
+    The caller read, under the live row's lock (a publish in its context read,
+    `staging.queries.read_publish_context`), the policy's `required_approvals` on `live`, and
+    on `staging` the copy's latest review at its version (`review_id`), its valid approvals
+    (`approvals`: keys since revoked do not count) and the digest of the state it reviewed
+    (`review_state_digest`), so no edit or approval can slip in before the publish commits.
+    Only when the approvals would be enough is the state computed, to check it is still the
+    one reviewed (a project-wide change does not move the copy's version)."""
+    required = int(live["required_approvals"])
+    review_id, valid = staging["review_id"], int(staging["approvals"])
+    path = review_path(project, live["slug"])
+    reviewed = staging["review_state_digest"]
+    if (
+        valid >= required > 0
+        and reviewed is not None
+        and bytes(reviewed) != await state_digest(conn, staging["id"])
+    ):
+        raise ApprovalRequired(
+            shared_definitions_changed(project, live["slug"], staging["version"]),
+            hint=f"POST {path}",
+            required_approvals=required,
+            valid_approvals=0,
+        )
     if valid < required:
-        path = review_path(project, live["slug"])
         if review_id is None:
             todo = f"put it up for review (POST {path}), then have"
             hint = f"POST {path}"
@@ -112,20 +145,27 @@ class ReviewService:
             raise no_staging_copy(project, live)
         return staging
 
-    async def _view(self, live: RowMapping, staging: RowMapping | None, review: RowMapping) -> Review:
+    async def _reviews_current_state(
+        self, staging: Mapping[Any, Any] | None, review: Mapping[Any, Any]
+    ) -> bool:
+        """Whether `review` reviews the staging copy as it is now: the same copy, at the same
+        version, serving the same state (when the review recorded it)."""
+        if (
+            staging is None
+            or staging["id"] != review["staging_toolset_id"]
+            or staging["version"] != review["staging_version"]
+        ):
+            return False
+        recorded = review["state_digest"]
+        return recorded is None or bytes(recorded) == await state_digest(self.conn, staging["id"])
+
+    async def _view(self, live: RowMapping, review: RowMapping, current: bool) -> Review:
         approvals = await queries.approvals_of(self.conn, review["id"])
         required = await required_approvals(self.conn, live["id"])
-        if review["release_number"] is not None:
-            status = "published"
-        elif (
-            staging is not None
-            and staging["id"] == review["staging_toolset_id"]
-            and staging["version"] == review["staging_version"]
-        ):
-            status = "open"
-        else:
-            status = "outdated"
-        valid = len(approvals) if status == "open" else 0
+        published = review["release_number"] is not None
+        status = "published" if published else "open" if current else "outdated"
+        counted = [a for a in approvals if a["key_revoked_at"] is None]
+        valid = len(counted) if status == "open" else 0
         return Review.model_validate(
             {
                 **review,
@@ -133,7 +173,11 @@ class ReviewService:
                 "status": status,
                 "approvals": [
                     Approval.model_validate(
-                        {**a, "approved_by": key_ref(a["approved_by"], a["key_name"], a["key_prefix"])}
+                        {
+                            **a,
+                            "approved_by": key_ref(a["approved_by"], a["key_name"], a["key_prefix"]),
+                            "counts": a["key_revoked_at"] is None,
+                        }
                     )
                     for a in approvals
                 ],
@@ -149,15 +193,19 @@ class ReviewService:
             staging = await self._staging(project, live)
             check_if_match(if_match, staging["version"])
             path = review_path(project, slug)
-            if await queries.review_of_copy(self.conn, staging["id"], staging["version"]) is not None:
+            existing = await queries.review_of_copy(self.conn, staging["id"], staging["version"])
+            if existing is not None and await self._reviews_current_state(staging, existing):
                 raise ReviewExists(
                     f"The staging copy of '{slug}' is already under review at version {staging['version']}: "
                     f"read it with GET {path}; an edit of the staging copy makes a new review necessary.",
                     hint=f"GET {path}",
                     location=path,
                 )
+            # No review of this copy and version yet, or one of a state the project's shared
+            # definitions have changed since: this one supersedes it.
+            digest = await state_digest(self.conn, staging["id"])
             await queries.insert_review(
-                self.conn, live["id"], staging["id"], staging["version"], note, self.actor
+                self.conn, live["id"], staging["id"], staging["version"], note, self.actor, digest
             )
             await release_queries.insert_audit_entry(
                 self.conn,
@@ -168,7 +216,7 @@ class ReviewService:
             )
             review = await queries.review_of_copy(self.conn, staging["id"], staging["version"])
             assert review is not None
-            return await self._view(live, staging, review)
+            return await self._view(live, review, current=True)
 
     async def get(self, project: str, slug: str) -> Review:
         async with self.conn.begin():
@@ -181,7 +229,7 @@ class ReviewService:
                     f"Toolset '{slug}' has no review; put its staging copy up for review with POST {path}.",
                     hint=f"POST {path}",
                 )
-            return await self._view(live, staging, review)
+            return await self._view(live, review, await self._reviews_current_state(staging, review))
 
     async def approve(self, project: str, slug: str, comment: str | None, if_match: str | None) -> Review:
         async with self.conn.begin():
@@ -203,6 +251,10 @@ class ReviewService:
                     f"then request a new review (POST {path}).",
                     hint=f"POST {path}",
                 )
+            if not await self._reviews_current_state(staging, review):
+                raise ReviewOutdated(
+                    shared_definitions_changed(project, slug, staging["version"]), hint=f"POST {path}"
+                )
             if review["requested_by"] == self.actor:
                 raise SelfApproval(
                     "The API key that requested a review cannot approve it: approve with another key "
@@ -213,7 +265,7 @@ class ReviewService:
                     f"This API key has already approved staging version {staging['version']} of '{slug}'.",
                     location=path,
                 )
-            view = await self._view(live, staging, review)
+            view = await self._view(live, review, current=True)
             details = {
                 "review_id": str(review["id"]),
                 "staging_version": staging["version"],

@@ -59,7 +59,7 @@ from app.db.tables import (
 )
 from app.releases.capture import capture_lock_key, source_state_capture, toolset_state_capture
 from app.releases.queries import RELEASE_COLUMNS
-from app.reviews.queries import approvals_of_copy, mark_published, review_of_copy_id
+from app.reviews.queries import approvals_of_copy, mark_published, review_of_copy_id, state_digest_of_copy
 from app.serving.state import duplicate_names
 from app.toolsets.queries import CURRENT_RELEASE_NUMBER
 from app.variations.queries import (
@@ -124,6 +124,7 @@ def _publish_context() -> Select[Any]:
             # The staging copy's review at its version, and its approvals (reviews, SPEC 9).
             review_of_copy_id(ts.c.id, ts.c.version).label("review_id"),
             approvals_of_copy(ts.c.id, ts.c.version).label("approvals"),
+            state_digest_of_copy(ts.c.id, ts.c.version).label("review_state_digest"),
             select(project_tool_variations.c.group_id)
             .where(project_tool_variations.c.project_id == toolsets.c.project_id)
             .scalar_subquery()

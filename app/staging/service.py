@@ -31,7 +31,7 @@ from app.releases.service import (
     record_release,
     request_fingerprint,
 )
-from app.reviews.service import refuse_without_approvals
+from app.reviews.service import check_approvals
 from app.serving import state
 from app.serving.names import refusal as names_refusal
 from app.serving.names import refuse_duplicate_names
@@ -405,9 +405,7 @@ class StagingService:
         changes (else the staging copy's state is computed and compared first), and one more
         to enqueue webhook deliveries when a webhook listens. Returns the release row
         (`release_number`: its number)."""
-        approvals = refuse_without_approvals(
-            project, live, staging, live["required_approvals"], staging["review_id"], staging["approvals"]
-        )
+        approvals = await check_approvals(self.conn, project, live, staging)
         breaking: list[dict[str, Any]] = []
         if live["block_breaking"]:  # else no state is computed, and no diff
             after = await state.current_state_json(self.conn, staging["id"])
