@@ -207,7 +207,7 @@ async def test_a_lost_database_connection_answers_503_with_retry_after(
     assert retried.status_code == 201, retried.text
 
 
-async def test_a_publish_that_needs_approvals_counts_them_in_the_same_three_statements(
+async def test_a_publish_that_needs_approvals_counts_them_and_computes_the_state_once(
     client: httpx.AsyncClient, auth: dict[str, str], headers: Any, app_and_tables: Any
 ) -> None:
     await project_with_toolset(client, auth)
@@ -223,7 +223,9 @@ async def test_a_publish_that_needs_approvals_counts_them_in_the_same_three_stat
     )
     published, statements = await counted_publish(client, auth, app_and_tables, BASE, {})
     assert published.status_code == 201, published.text
-    assert statements == PUBLISH_STATEMENTS
+    # The approvals are counted in the context read; one more statement computes the state,
+    # to check it is still the one reviewed (a project-wide change does not move the version).
+    assert statements == PUBLISH_STATEMENTS + 1
     entry = (await ok(client.get(f"{BASE}/audit", headers=auth)))["items"][0]
     assert (entry["details"]["review_id"], entry["details"]["approvals"]) == (review["id"], 1)
     done = await ok(client.get(f"{BASE}/staging/review", headers=auth))
