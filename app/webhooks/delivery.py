@@ -68,6 +68,7 @@ async def _post(
 async def deliver_webhook(deps: JobDeps, payload: bytes) -> None:
     delivery_id = UUID(bytes=payload)
     settings = deps.settings
+    opened = time.monotonic()  # no later than the transaction's start, which is its NOW()
     async with deps.engine.connect() as conn, conn.begin():
         row = await queries.lock_delivery_for_attempt(conn, delivery_id)
         if row is None or row["status"] != "pending":
@@ -86,7 +87,10 @@ async def deliver_webhook(deps: JobDeps, payload: bytes) -> None:
         else:
             retry_in = backoff(settings, attempt)
             status, next_attempt_at = "pending", started_at + retry_in
-            await enqueue_deliveries(conn, [delivery_id], execute_after=retry_in)
+            # The queue counts `execute_after` from NOW(), this transaction's start, which was
+            # before the attempt: add the time since, so the wait counts from the attempt.
+            since_start = timedelta(seconds=time.monotonic() - opened)
+            await enqueue_deliveries(conn, [delivery_id], execute_after=retry_in + since_start)
         await queries.record_attempt(
             conn,
             delivery_id,
