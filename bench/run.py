@@ -387,31 +387,46 @@ async def rows_written_by_release(
     return written
 
 
+@dataclass
+class Baselines:
+    """Samples (seconds) of the publish phase's baselines, interleaved with the publishes."""
+
+    inserts: list[float] = field(default_factory=list)  # BEGIN; INSERT; COMMIT with asyncpg
+    reads: list[float] = field(default_factory=list)  # a one-row authenticated GET over HTTP
+    api_inserts: list[float] = field(default_factory=list)  # createProject: one INSERT via the API
+
+
 async def publish_phase(
     args: argparse.Namespace,
     stack: harness.Stack,
     client: httpx.AsyncClient,
     pg: asyncpg.Connection,
     app: InProcess,
-) -> tuple[list[SizeResult], list[float], list[float]]:
+) -> tuple[list[SizeResult], Baselines]:
     await pg.execute(
         "CREATE TABLE bench_insert (id bigserial PRIMARY KEY, payload text NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT now())"
     )
-    inserts: list[float] = []
-    reads: list[float] = []
+    base = Baselines()
 
     async def insert_samples(count: int) -> None:
         for _ in range(count):
             started = perf_counter()
             async with pg.transaction():
                 await pg.execute("INSERT INTO bench_insert (payload) VALUES ($1)", "bench")
-            inserts.append(perf_counter() - started)
+            base.inserts.append(perf_counter() - started)
         # The floor of any request that reads the database: one row, over HTTP, authenticated.
         for _ in range(count):
             started = perf_counter()
             await seed.ok(await client.get(f"/v1/projects/{results[0].project}"), 200)
-            reads.append(perf_counter() - started)
+            base.reads.append(perf_counter() - started)
+        # The same single-row INSERT transaction made through the API: createProject is one
+        # INSERT in one transaction, behind the same HTTP, authentication and JSON as a publish.
+        for _ in range(count):
+            slug = f"baseline-{len(base.api_inserts)}"
+            started = perf_counter()
+            await seed.ok(await client.post("/v1/projects", json={"name": slug, "slug": slug}), 201)
+            base.api_inserts.append(perf_counter() - started)
 
     sizes = [int(s) for s in args.sizes.split(",")]
     results: list[SizeResult] = []
@@ -486,7 +501,7 @@ async def publish_phase(
         result.release_counted, _ = await counted_request(
             app, "POST", f"{result.base}/releases", 201, {"notes": "counted"}
         )
-    return results, inserts, reads
+    return results, base
 
 
 # --- the report ---
@@ -498,8 +513,7 @@ def render(
     facts: dict[str, Any],
     served: dict[str, Any],
     sizes: list[SizeResult],
-    inserts: list[float],
-    reads: list[float],
+    base: Baselines,
 ) -> str:
     lines: list[str] = []
     add = lines.append
@@ -519,7 +533,7 @@ def render(
     )
     add("")
     render_served(args, served, add)
-    render_publish(args, served, sizes, inserts, reads, add)
+    render_publish(args, served, sizes, base, add)
     return "\n".join(lines)
 
 
@@ -608,12 +622,12 @@ def render_publish(
     args: argparse.Namespace,
     served: dict[str, Any],
     sizes: list[SizeResult],
-    inserts: list[float],
-    reads: list[float],
+    base: Baselines,
     add: Callable[[str], None],
 ) -> None:
-    insert_p50 = p50(inserts)
-    read_p50 = p50(reads)
+    insert_p50 = p50(base.inserts)
+    read_p50 = p50(base.reads)
+    api_insert_p50 = p50(base.api_inserts)
     smallest, largest = sizes[0], sizes[-1]
     add(
         f"### Publish: `POST …/staging/publish`, p50 of {args.publish_runs} measured by the client, "
@@ -622,27 +636,31 @@ def render_publish(
     add("")
     add(
         f"Baseline: a single-row INSERT transaction (`BEGIN; INSERT; COMMIT` with asyncpg, same "
-        f"database, interleaved with the publishes), p50 **{ms(insert_p50)} ms** over {len(inserts)} "
+        f"database, interleaved with the publishes), p50 **{ms(insert_p50)} ms** over {len(base.inserts)} "
         "samples; one sequential HTTP `/healthz` round trip "
         f"{served['sequential']['/healthz'] * 1000:.2f} ms. For scale, the floor of any request that "
         f"reads the database (`GET /v1/projects/{sizes[0].project}`: one row, over HTTP, authenticated, "
         f"interleaved the same way): p50 {ms(read_p50)} ms, {read_p50 / insert_p50:.1f} x the INSERT "
-        "transaction."
+        "transaction. And the single-row INSERT transaction made through the API (`POST /v1/projects`: "
+        "one INSERT in one transaction, behind the same HTTP, authentication and JSON as a publish, "
+        f"interleaved the same way): p50 **{ms(api_insert_p50)} ms**."
     )
     add("")
     add(
-        "| tools (= global = toolset variations) | publish p50 ms | x INSERT txn | x one-row read | "
+        "| tools (= global = toolset variations) | publish p50 ms | x INSERT txn | x INSERT via API | "
+        "x one-row read | "
         f"x {smallest.tools} tools | SQL statements | in-process ms (in SQL) | create staging p50 ms | "
         "staging variation PUT p50 ms |"
     )
-    add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    add("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for s in sizes:
         counted = s.publish_counted
         assert counted is not None
         sql = sum(d for _, d in counted.statements)
+        publish = p50(s.publish)
         add(
-            f"| {s.tools:,} | {ms(p50(s.publish))} | {p50(s.publish) / insert_p50:.1f} | "
-            f"{p50(s.publish) / read_p50:.1f} | {p50(s.publish) / p50(smallest.publish):.2f} | "
+            f"| {s.tools:,} | {ms(publish)} | {publish / insert_p50:.1f} | {publish / api_insert_p50:.1f} | "
+            f"{publish / read_p50:.1f} | {publish / p50(smallest.publish):.2f} | "
             f"{len(counted.statements)} | "
             f"{ms(counted.seconds)} ({ms(sql)}) | {ms(p50(s.create_staging))} | {ms(p50(s.edit_variation))} |"
         )
@@ -738,11 +756,11 @@ async def measure(args: argparse.Namespace, stack: harness.Stack) -> tuple[str, 
             in_process_app(stack.database_url, headers) as app,
         ):
             served = await served_phase(args, stack, client, pg, app)
-            sizes, inserts, reads = await publish_phase(args, stack, client, pg, app)
+            sizes, base = await publish_phase(args, stack, client, pg, app)
     finally:
         await pg.close()
     command = shlex.join([".venv/bin/python", "bench/run.py", *sys.argv[1:]])
-    report = render(args, command, facts, served, sizes, inserts, reads)
+    report = render(args, command, facts, served, sizes, base)
     return report, {"profile": sizes[-1].profile}
 
 
