@@ -100,6 +100,15 @@ async def measure_size(client: httpx.AsyncClient, base: str, first_urn: str, run
         params = {"from": "release:1", "to": "staging"}
         await op(run, "diffToolsetStates release:1 to staging", "GET", "/diff", 200, params=params)
         await op(run, "publish (capture)", "POST", "/staging/publish", 201, json={})
+        # The same publish under a policy that blocks breaking changes: both states computed
+        # and compared (the change is compatible, so it goes through).
+        await seed.ok(await client.put(f"{base}/policy", json={"block_breaking": True}), 200)
+        await seed.ok(await client.post(f"{base}/staging"), 201)
+        await seed.ok(
+            await client.put(f"{base}/staging/variations/{first_urn}", json={"title": f"guarded {run}"}), 200
+        )
+        await op(run, "publish under block_breaking (both states)", "POST", "/staging/publish", 201, json={})
+        await seed.ok(await client.put(f"{base}/policy", json={"block_breaking": False}), 200)
         released = await seed.ok(await client.get(f"{base}/releases", params={"limit": 1}), 200)
         client_app.state.serving.forget_releases()
         number = released["items"][0]["release_number"]
