@@ -5,7 +5,9 @@ import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +22,7 @@ from app.db.engine import create_engine
 from app.kit.auth import SCOPES, insert_api_key
 from app.kit.secrets import generate_key
 from app.main import create_app
+from app.settings import get_settings
 
 # The key that seals upstream headers in tests (as TOOLSETS_SECRET_KEY would in production).
 os.environ.setdefault("TOOLSETS_SECRET_KEY", generate_key())
@@ -125,6 +128,32 @@ def headers(engine: AsyncEngine) -> MakeHeaders:
 async def auth(client: httpx.AsyncClient, headers: MakeHeaders) -> dict[str, str]:
     """Headers of an all-scopes key in org-a."""
     return await headers()
+
+
+AppWithSettings = Callable[..., AbstractAsyncContextManager[Any]]
+
+
+@pytest.fixture
+def app_with_settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AppWithSettings:
+    """`async with app_with_settings(TOOLSETS_X="1") as app:` another instance of the service
+    on the test database, started (lifespan and all) with those environment settings, which
+    are undone when it stops."""
+
+    @asynccontextmanager
+    async def start(**env: str) -> AsyncIterator[Any]:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            app = create_app(database_url)
+            async with app.router.lifespan_context(app):
+                yield app
+        finally:
+            for name in env:
+                monkeypatch.delenv(name)
+            get_settings.cache_clear()
+
+    return start
 
 
 @pytest.fixture

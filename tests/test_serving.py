@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
 from app.serving.caches import ServedCache
-from app.settings import get_settings
+from tests.conftest import AppWithSettings
 from tests.helpers_toolsets import BASE, URNS, effective, project_with_toolset, switch
 
 
@@ -172,16 +171,10 @@ def test_the_pointer_cache_is_bounded_by_bytes() -> None:
 
 @pytest.fixture
 async def small_pointer_cache_app(
-    database_url: str, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+    app_with_settings: AppWithSettings, client: httpx.AsyncClient
 ) -> AsyncIterator[Any]:
-    monkeypatch.setenv("TOOLSETS_POINTER_CACHE_BYTES", "3000")  # room for two or three pointers
-    get_settings.cache_clear()
-    try:
-        app = create_app(database_url)
-        async with app.router.lifespan_context(app):
-            yield app
-    finally:
-        get_settings.cache_clear()
+    async with app_with_settings(TOOLSETS_POINTER_CACHE_BYTES="3000") as app:  # two or three pointers
+        yield app
 
 
 async def test_reads_of_more_toolsets_than_the_pointer_cache_holds_are_all_served(
@@ -210,19 +203,11 @@ async def test_reads_of_more_toolsets_than_the_pointer_cache_holds_are_all_serve
 
 
 @pytest.fixture
-async def small_pool_app(
-    database_url: str, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Any]:
-    monkeypatch.setenv("TOOLSETS_DB_POOL_SIZE", "1")
-    monkeypatch.setenv("TOOLSETS_DB_POOL_TIMEOUT_SECONDS", "0.2")
-    monkeypatch.setenv("TOOLSETS_STATEMENT_TIMEOUT_MS", "500")
-    get_settings.cache_clear()
-    try:
-        app = create_app(database_url)
-        async with app.router.lifespan_context(app):
-            yield app
-    finally:
-        get_settings.cache_clear()
+async def small_pool_app(app_with_settings: AppWithSettings, client: httpx.AsyncClient) -> AsyncIterator[Any]:
+    async with app_with_settings(
+        TOOLSETS_DB_POOL_SIZE="1", TOOLSETS_DB_POOL_TIMEOUT_SECONDS="0.2", TOOLSETS_STATEMENT_TIMEOUT_MS="500"
+    ) as app:
+        yield app
 
 
 async def test_an_exhausted_pool_answers_503_with_retry_after(

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.kit.secrets import SecretBox, SecretUnreadable, generate_key
-from tests.conftest import MakeHeaders
+from tests.conftest import AppWithSettings, MakeHeaders
 from tests.factories import create_project
 
 SECRET = "sk_live_9f8e7d6c5b4a-never-shown"
@@ -146,18 +146,8 @@ def test_sealed_values_open_only_with_their_key_and_context_and_keys_rotate() ->
 
 
 async def test_the_app_refuses_to_start_with_an_unusable_secret_key(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
+    app_with_settings: AppWithSettings,
 ) -> None:
-    from app.main import create_app
-    from app.settings import get_settings
-
-    monkeypatch.setenv("TOOLSETS_SECRET_KEY", "not-a-key")
-    get_settings.cache_clear()
-    try:
-        app = create_app(database_url)
-        with pytest.raises(RuntimeError, match="TOOLSETS_SECRET_KEY"):
-            async with app.router.lifespan_context(app):
-                pass
-    finally:
-        monkeypatch.undo()
-        get_settings.cache_clear()
+    with pytest.raises(RuntimeError, match="TOOLSETS_SECRET_KEY"):
+        async with app_with_settings(TOOLSETS_SECRET_KEY="not-a-key"):
+            pass
