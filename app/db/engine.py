@@ -3,7 +3,7 @@
 import time
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import QueuePool, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -53,6 +53,17 @@ def create_engine(
     )
     ping_idle_connections(engine, PING_AFTER_IDLE_SECONDS)
     return engine
+
+
+def has_spare_connection(engine: AsyncEngine) -> bool:
+    """Whether a checkout now would not wait: the pool has an idle connection or room for one.
+
+    A request that already holds a connection and wants a second one (a read alongside its
+    own statement) asks first and reads on its own connection when there is none: requests
+    each holding one connection and waiting for another could otherwise wait for each other
+    until the pool's timeout."""
+    pool = engine.sync_engine.pool
+    return isinstance(pool, QueuePool) and pool.checkedout() < pool.size() + pool._max_overflow
 
 
 def ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:

@@ -78,8 +78,11 @@ def _current_template_ids(project_id: UUID | ColumnElement[UUID]) -> ScalarSelec
     )
 
 
-def source_state_capture(project_id: UUID | ColumnElement[UUID], prefix: str = "") -> Any:
+def source_state_capture(
+    project_id: UUID | ColumnElement[UUID], prefix: str = "", deployment_id: ColumnElement[UUID] | None = None
+) -> Any:
     """CaptureSourceState in one statement: the source state of the project's active deployment
+    (or of `deployment_id`, the active one as an earlier statement of the transaction read it)
     and current template revisions; an existing row with that content, else a new one.
 
     A concurrent capture may insert the same row after this statement's snapshot: the
@@ -105,7 +108,7 @@ def source_state_capture(project_id: UUID | ColumnElement[UUID], prefix: str = "
         .cte(f"{prefix}new_system")
     )
     system = union_all(select(existing_system.c.id), select(new_system.c.id)).cte(f"{prefix}system")
-    deployment = active_deployment_id(project)
+    deployment = active_deployment_id(project) if deployment_id is None else deployment_id
     existing = (
         select(ss.c.id)
         .where(

@@ -291,16 +291,21 @@ def _current_state() -> Select[Any]:
 
 
 def duplicate_names(
-    toolset_id: ColumnElement[UUID], global_rows: CTE | None = None, toolset_rows: CTE | None = None
+    toolset_id: ColumnElement[UUID],
+    global_rows: CTE | None = None,
+    toolset_rows: CTE | None = None,
+    deployment_id: ColumnElement[UUID] | None = None,
 ) -> Select[Any]:
     """Rows of (name, urns) for each name that two tools of the toolset row's current state
     would share: its selected tools of the active deployment, each named by `_served_value`.
 
     Names only, and no join and no sort of the stacked layers: each layer's names become one
-    JSON object by URN, looked up per tool. `global_rows` and `toolset_rows` (current
-    variations of the two groups, with `src_tool_urn` and `name`; of more tools than the
-    selected ones is fine) replace the state's own reads of them, for a statement that has
-    read them already."""
+    JSON object by URN, looked up per tool (a join's cost would hang on the planner's row
+    estimates, which lag behind a burst of writes). `global_rows` and `toolset_rows`
+    (current variations of the two groups, with `src_tool_urn` and `name`; of more tools
+    than the selected ones is fine) replace the state's own reads of them, for a statement
+    that has read them already, and `deployment_id` the active deployment, for a statement
+    that must check the very deployment another one captures."""
     refs, own_global_rows, own_toolset_rows = _current_refs(toolset_id)
     t = http_tool_definitions
 
@@ -317,11 +322,12 @@ def duplicate_names(
         names(own_global_rows if global_rows is None else global_rows),
         t.c.name,
     )
+    deployment = select(refs.c.deployment_id).scalar_subquery() if deployment_id is None else deployment_id
     tool_urns = cast(select(refs.c.tool_urns).scalar_subquery(), TEXT_ARRAY)
     served = (
         select(t.c.tool_urn.label("urn"), name.label("name"))
         .where(
-            t.c.deployment_id == select(refs.c.deployment_id).scalar_subquery(),
+            t.c.deployment_id == deployment,
             t.c.tool_urn == func.any(tool_urns),
         )
         .subquery("served_names")

@@ -57,6 +57,7 @@ from app.db.tables import (
     webhook_deliveries,
     webhooks,
 )
+from app.deployments.queries import active_deployment_id
 from app.releases.capture import capture_lock_key, source_state_capture, toolset_state_capture
 from app.releases.queries import RELEASE_COLUMNS
 from app.reviews.queries import approvals_of_copy, mark_published, review_of_copy_id, state_digest_of_copy
@@ -71,6 +72,9 @@ from app.variations.queries import (
 )
 
 _UUID = PG_UUID(as_uuid=True)
+# What a group version's ids and a check of tool names read of a group's variations.
+_v = tool_variations
+NAME_COLUMNS = (_v.c.id, _v.c.src_tool_urn, _v.c.name, _v.c.deleted)
 
 
 def _uuid(name: str) -> Any:
@@ -78,6 +82,18 @@ def _uuid(name: str) -> Any:
 
 
 # --- 2. what a publish reads under the live row's lock ---
+
+
+def _planner_settings() -> list[Any]:
+    """For the rest of the transaction: the publish statement is planned for its own
+    parameters every time (a generic plan, made once per connection from the statistics of
+    that moment, was no faster over HTTP and kept a bad choice for good), and reads no table
+    whole: with statistics behind a burst of writes, a table scanned whole would make a
+    small toolset's publish cost the whole table."""
+    return [
+        func.set_config("plan_cache_mode", "force_custom_plan", true()).label("plan_cache_mode"),
+        func.set_config("enable_seqscan", "off", true()).label("enable_seqscan"),
+    ]
 
 
 def _publish_context() -> Select[Any]:
@@ -121,6 +137,8 @@ def _publish_context() -> Select[Any]:
             ts.c.current_release_id,
             ts.c.tool_variations_group_id,
             CURRENT_RELEASE_NUMBER.label("current_release_number"),
+            # The deployment a publish captures, and whose tool names it checks.
+            active_deployment_id(ts.c.project_id).label("deployment_id"),
             # The staging copy's review at its version, and its approvals (reviews, SPEC 9).
             review_of_copy_id(ts.c.id, ts.c.version).label("review_id"),
             approvals_of_copy(ts.c.id, ts.c.version).label("approvals"),
@@ -141,13 +159,7 @@ def _publish_context() -> Select[Any]:
             select(stored_key.c.release_id).scalar_subquery().label("stored_release_id"),
             select(func.count()).select_from(locked_groups).scalar_subquery().label("locked_groups"),
             func.pg_advisory_xact_lock_shared(capture_lock_key(toolsets.c.project_id)).label("capture_lock"),
-            # The publish statement is planned for its own parameters every time (a generic plan,
-            # made once per connection from the statistics of that moment, was no faster over
-            # HTTP and kept a bad choice for good), and reads no table whole: with statistics
-            # behind a burst of writes, a table scanned whole would make a small toolset's
-            # publish cost the whole table.
-            func.set_config("plan_cache_mode", "force_custom_plan", true()).label("plan_cache_mode"),
-            func.set_config("enable_seqscan", "off", true()).label("enable_seqscan"),
+            *_planner_settings(),
         )
         .where(or_(toolsets.c.id == live_id, toolsets.c.parent_toolset_id == live_id))
         .order_by(toolsets.c.parent_toolset_id.is_not(None))
@@ -173,7 +185,7 @@ async def read_publish_context(
 # --- 3. the publish itself ---
 
 
-def _publish() -> Select[Any]:
+def _publish(*, check_names: bool) -> Select[Any]:
     live_id, staging_id, project_id = _uuid("p_live_id"), _uuid("p_staging_id"), _uuid("p_project_id")
     live_group, staging_group, global_group = (
         _uuid("p_live_group"),
@@ -184,9 +196,9 @@ def _publish() -> Select[Any]:
     action = bindparam("p_action", type_=Text)
 
     # Each group's current variations are read once: for the sync, the captures and the
-    # duplicate-name check alike.
+    # duplicate-name check alike (the global group's, for its ids and names only).
     staging_rows = current_rows_of(staging_group, "staging_rows")
-    global_rows = current_rows_of(global_group, "global_rows")
+    global_rows = current_rows_of(global_group, "global_rows", NAME_COLUMNS)
 
     # The live toolset's own variations become the staging copy's.
     sync, tgt = sync_changes(live_group, staging_rows)
@@ -196,7 +208,7 @@ def _publish() -> Select[Any]:
 
     # Capture: source state, toolset state (the staging copy's selection, metadata and
     # prompts) and a version of each variation group.
-    source_state = source_state_capture(project_id)
+    source_state = source_state_capture(project_id, deployment_id=_uuid("p_deployment_id"))
     toolset_state = toolset_state_capture(live_id, staging_id)
     global_version = capture_group_version_of(
         global_group, "global_", current_ids_of(global_group, "global_", global_rows)
@@ -395,7 +407,10 @@ def _publish() -> Select[Any]:
         .cte("remembered")
     )
 
-    duplicates = duplicate_names(staging_id, global_rows, staging_rows).subquery("duplicates")
+    names: list[Any] = []
+    if check_names:
+        clashes = duplicate_names(staging_id, global_rows, staging_rows, _uuid("p_deployment_id"))
+        names.append(_as_json(clashes).label("duplicates"))
     return select(
         *released.c,
         select(toolset_state.c.version).scalar_subquery().label("toolset_version"),
@@ -404,25 +419,55 @@ def _publish() -> Select[Any]:
             for c in (api_keys.c.name.label("key_name"), api_keys.c.key_prefix.label("key_prefix"))
         ),
         select(func.array_agg(delivered.c.id)).scalar_subquery().label("delivery_ids"),
-        select(
-            func.json_agg(func.json_build_object("name", duplicates.c.name, "tool_urns", duplicates.c.urns))
-        )
-        .scalar_subquery()
-        .label("duplicates"),
+        *names,
     ).add_cte(
         synced, pointed, detached, attached, moved, staging_gone, group_gone, audited, reviewed, remembered
     )
 
 
-_PUBLISH = _publish()
+def _as_json(clashes: Select[Any]) -> Any:
+    """`duplicate_names`' rows as one JSON array of {name, tool_urns} (NULL for none)."""
+    found = clashes.subquery("duplicates")
+    return select(
+        func.json_agg(func.json_build_object("name", found.c.name, "tool_urns", found.c.urns))
+    ).scalar_subquery()
 
 
-async def publish(conn: AsyncConnection, **params: Any) -> RowMapping:
+def _name_clashes() -> Select[Any]:
+    """The staging copy's tool names that two tools would share (`duplicates`), read on a
+    connection of its own while the publish statement runs without that check: the same
+    groups and deployment the publish captures, given explicitly, and the staging copy's
+    selection, which the live row's lock keeps still."""
+    staging_rows = current_rows_of(_uuid("p_staging_group"), "staging_names", NAME_COLUMNS)
+    global_rows = current_rows_of(_uuid("p_global_group"), "global_names", NAME_COLUMNS)
+    clashes = duplicate_names(_uuid("p_staging_id"), global_rows, staging_rows, _uuid("p_deployment_id"))
+    return select(_as_json(clashes).label("duplicates"))
+
+
+_PUBLISH = _publish(check_names=True)
+_PUBLISH_NAMES_CHECKED_APART = _publish(check_names=False)
+_NAME_CLASHES = _name_clashes()
+_PLANNER_SETTINGS = select(*_planner_settings())
+_NAME_CLASH_PARAMS = ("p_staging_id", "p_staging_group", "p_global_group", "p_deployment_id")
+
+
+async def publish(conn: AsyncConnection, *, names_checked_apart: bool = False, **params: Any) -> RowMapping:
     """The publish (see the module's docstring): the release row as `_RELEASE_VIEW` reads it,
-    with `delivery_ids` (webhook deliveries to enqueue) and `duplicates` (tool names the
-    release would serve twice: the caller refuses those)."""
-    row: RowMapping = (await conn.execute(_PUBLISH, params)).mappings().one()
+    with `delivery_ids` (webhook deliveries to enqueue) and, unless `names_checked_apart`
+    (`name_clashes` runs alongside), `duplicates` (tool names the release would serve
+    twice: the caller refuses those)."""
+    statement = _PUBLISH_NAMES_CHECKED_APART if names_checked_apart else _PUBLISH
+    row: RowMapping = (await conn.execute(statement, params)).mappings().one()
     return row
+
+
+async def name_clashes(conn: AsyncConnection, **params: Any) -> list[dict[str, Any]] | None:
+    """`duplicates` as the publish statement would tell them, from the same parameters, in a
+    transaction of its own (planned as the publish is)."""
+    await conn.execute(_PLANNER_SETTINGS)
+    wanted = {name: params[name] for name in _NAME_CLASH_PARAMS}
+    clashes: list[dict[str, Any]] | None = (await conn.execute(_NAME_CLASHES, wanted)).scalar_one()
+    return clashes
 
 
 def publish_params(
@@ -447,6 +492,7 @@ def publish_params(
         "p_staging_id": staging["id"],
         "p_staging_version": staging["version"],
         "p_project_id": live["project_id"],
+        "p_deployment_id": live["deployment_id"],
         "p_live_group": live["tool_variations_group_id"],
         "p_staging_group": staging["tool_variations_group_id"],
         "p_global_group": global_group,
@@ -467,4 +513,4 @@ def publish_params(
     }
 
 
-__all__: Sequence[str] = ("publish", "publish_params", "read_publish_context")
+__all__: Sequence[str] = ("name_clashes", "publish", "publish_params", "read_publish_context")

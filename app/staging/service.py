@@ -13,9 +13,10 @@ from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.engine import has_spare_connection
 from app.history import queries as history_queries
 from app.kit.auth import Principal, authenticate
-from app.kit.database import get_connection
+from app.kit.database import alongside, get_connection
 from app.kit.errors import Conflict, violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.metrics import RELEASES
@@ -435,26 +436,34 @@ class StagingService:
             **breaking_details(breaking),
         }
         key, request_hash = idempotency if idempotency is not None else (None, None)
-        row = await staging_queries.publish(
-            self.conn,
-            **staging_queries.publish_params(
-                live=live,
-                staging=staging,
-                global_group=live["global_group_id"],
-                action="publish",
-                actor=self.actor,
-                notes=notes,
-                name=name,
-                acknowledged_breaking=bool(breaking),
-                details=audit,
-                event_id=event_id,
-                payload=payload,
-                idempotency_key=key,
-                request_hash=request_hash,
-            ),
+        params = staging_queries.publish_params(
+            live=live,
+            staging=staging,
+            global_group=live["global_group_id"],
+            action="publish",
+            actor=self.actor,
+            notes=notes,
+            name=name,
+            acknowledged_breaking=bool(breaking),
+            details=audit,
+            event_id=event_id,
+            payload=payload,
+            idempotency_key=key,
+            request_hash=request_hash,
         )
-        if row["duplicates"]:  # no release serves two tools with one name: this rolls back
-            raise names_refusal(row["duplicates"])
+        if has_spare_connection(self.conn.engine):
+            # The tool names are checked on a connection of their own while the publish
+            # statement runs: at 5,000 tools that check is a third of the statement's time.
+            row, duplicates = await alongside(
+                self.conn,
+                staging_queries.publish(self.conn, names_checked_apart=True, **params),
+                lambda own: staging_queries.name_clashes(own, **params),
+            )
+        else:
+            row = await staging_queries.publish(self.conn, **params)
+            duplicates = row["duplicates"]
+        if duplicates:  # no release serves two tools with one name: this rolls back
+            raise names_refusal(duplicates)
         if row["delivery_ids"]:
             await enqueue_deliveries(self.conn, list(row["delivery_ids"]))
         return row
