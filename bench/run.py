@@ -61,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--wrk-connections", type=int, default=32)
     parser.add_argument("--sizes", default="10,500,5000", help="toolset sizes for the publish benchmark")
-    parser.add_argument("--publish-runs", type=int, default=9, help="measured publishes per size")
+    parser.add_argument("--publish-runs", type=int, default=25, help="measured publishes per size")
     parser.add_argument("--output", type=Path, default=BENCH / "results.md")
     parser.add_argument("--update-readme", action="store_true", help="copy the report into bench/README.md")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the largest publish")
@@ -92,22 +92,34 @@ def log(message: str) -> None:
 @dataclass
 class Counted:
     statements: list[tuple[str, float]] = field(default_factory=list)  # (SQL, seconds)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each statement
     checkouts: int = 0  # pool checkouts (app/db/engine.py pings only connections idle 10 s or more)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU time (Python, driver) over the same span
+
+    def in_sql(self) -> float:
+        """Wall time with at least one statement running (statements on two connections overlap)."""
+        total, reached = 0.0, float("-inf")
+        for start, end in sorted(self.spans):
+            if end > reached:
+                total += end - max(start, reached)
+                reached = end
+        return total
 
 
 @contextmanager
 def counting(engine: AsyncEngine) -> Iterator[Counted]:
     """Every statement through `before/after_cursor_execute` (not BEGIN/COMMIT), timed, and pool checkouts."""
     counted = Counted()
-    started: list[float] = []
+    started: dict[int, float] = {}  # by cursor: a publish runs a statement on a second connection meanwhile
 
-    def before(*_: Any) -> None:
-        started.append(perf_counter())
+    def before(_conn: Any, cursor: Any, *_: Any) -> None:
+        started[id(cursor)] = perf_counter()
 
-    def after(_conn: Any, _cursor: Any, statement: str, *__: Any) -> None:
-        counted.statements.append((statement, perf_counter() - started.pop()))
+    def after(_conn: Any, cursor: Any, statement: str, *__: Any) -> None:
+        start, end = started.pop(id(cursor)), perf_counter()
+        counted.statements.append((statement, end - start))
+        counted.spans.append((start, end))
 
     def checkout(*_: Any) -> None:
         counted.checkouts += 1
@@ -656,7 +668,7 @@ def render_publish(
     for s in sizes:
         counted = s.publish_counted
         assert counted is not None
-        sql = sum(d for _, d in counted.statements)
+        sql = counted.in_sql()
         publish = p50(s.publish)
         add(
             f"| {s.tools:,} | {ms(publish)} | {publish / insert_p50:.1f} | {publish / api_insert_p50:.1f} | "
@@ -685,10 +697,16 @@ def render_publish(
         count = len(s.release_counted.statements) if s.release_counted else 0
         add(f"| {s.tools:,} | {rows} | {count} |")
     add("")
-    expected = {"toolset_releases": (1, 0, 0), "toolsets": (0, 1, 0), "toolset_audit_entries": (1, 0, 0)}
+    expected = {
+        "toolset_releases": (1, 0, 0),
+        "toolsets": (0, 1, 0),
+        "toolset_audit_entries": (1, 0, 0),
+        "served_history": (1, 0, 0),
+    }
     add(
-        "Expected: one `toolset_releases` row, the update of the live `toolsets` row's pointer, and "
-        f"one `toolset_audit_entries` row: {verdict(all(s.release_rows == expected for s in sizes))}."
+        "Expected: one `toolset_releases` row, the update of the live `toolsets` row's pointer, "
+        "one `toolset_audit_entries` row and one `served_history` row (the pointer moved to a new "
+        f"release number): {verdict(all(s.release_rows == expected for s in sizes))}."
     )
     add("")
 
@@ -698,38 +716,52 @@ def render_publish(
 def render_publish_statements(sizes: list[SizeResult], add: Callable[[str], None]) -> None:
     """The slowest statements of the largest publish, with the same statement's time at every size.
 
-    Statements come in the same order at every size, so they line up by position.
+    A statement's SQL is the same at every size (its values are parameters), so the rows line
+    up by SQL; two statements with the same SQL in one publish are told apart by occurrence.
     """
     counted = [s.publish_counted for s in sizes]
     assert all(c is not None for c in counted)
-    timed = [c.statements for c in counted if c is not None]
-    seconds = [c.seconds for c in counted if c is not None]
-    largest = timed[-1]
-    aligned = len({len(t) for t in timed}) == 1
+    found = [c for c in counted if c is not None]
+    by_sql = [_by_sql(c.statements) for c in found]
+    largest = by_sql[-1]
     add(
         f"### Where a publish spends its time: the slowest statements at {sizes[-1].tools:,} tools "
-        f"(in-process: the median of {IN_PROCESS_PUBLISHES - 1} after a warm-up), by position in the publish"
+        f"(in-process: the median of {IN_PROCESS_PUBLISHES - 1} after a warm-up), in the order they finished"
     )
     add("")
     add("| # | statement | " + " | ".join(f"ms at {s.tools:,}" for s in sizes) + " |")
     add("| ---: | --- | " + " | ".join("---:" for _ in sizes) + " |")
-    slowest = sorted(range(len(largest)), key=lambda i: -largest[i][1])[:8]
-    for i in slowest:
-        escaped = short_sql(largest[i][0]).replace("|", "\\|")
-        times = " | ".join(ms(t[i][1]) if aligned else "—" for t in timed)
-        add(f"| {i + 1} | `{escaped}` | {times} |")
-    rest = [sum(d for j, (_, d) in enumerate(t) if j not in slowest) for t in timed]
-    outside = [total - sum(d for _, d in t) for total, t in zip(seconds, timed, strict=True)]
-    add("| | all other statements | " + " | ".join(ms(r) if aligned else "—" for r in rest) + " |")
-    add("| | outside statements: Python, `BEGIN`, `COMMIT` | " + " | ".join(ms(o) for o in outside) + " |")
-    add("| | **whole publish, in-process** | " + " | ".join(ms(x) for x in seconds) + " |")
-    cpu = [c.cpu_seconds for c in counted if c is not None]
+    order = list(largest)
+    slowest = sorted(order, key=lambda key: -largest[key])[:8]
+    for key in sorted(slowest, key=order.index):
+        escaped = short_sql(key[0]).replace("|", "\\|")
+        times = " | ".join(ms(t[key]) if key in t else "—" for t in by_sql)
+        add(f"| {order.index(key) + 1} | `{escaped}` | {times} |")
+    rest = [sum(d for key, d in t.items() if key not in slowest) for t in by_sql]
+    outside = [c.seconds - c.in_sql() for c in found]
+    add("| | all other statements | " + " | ".join(ms(r) for r in rest) + " |")
+    add(
+        "| | outside statements (no statement running): Python, `BEGIN`, `COMMIT` | "
+        + " | ".join(ms(o) for o in outside)
+        + " |"
+    )
+    add("| | **whole publish, in-process** | " + " | ".join(ms(c.seconds) for c in found) + " |")
     add(
         "| | of which Python CPU (process time, spread over the rows above) | "
-        + " | ".join(ms(x) for x in cpu)
+        + " | ".join(ms(c.cpu_seconds) for c in found)
         + " |"
     )
     add("")
+
+
+def _by_sql(statements: list[tuple[str, float]]) -> dict[tuple[str, int], float]:
+    """Seconds by (SQL, occurrence), in the order the statements finished."""
+    seen: dict[str, int] = {}
+    out: dict[tuple[str, int], float] = {}
+    for sql, seconds in statements:
+        seen[sql] = seen.get(sql, 0) + 1
+        out[(sql, seen[sql])] = seconds
+    return out
 
 
 def update_readme(report: str) -> None:
