@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import health, index
-from app.db.engine import create_engine
+from app.db.engine import create_engine, dispose_engine
 from app.db.migrations import current_revision, head_revision
 from app.deployments.router import router as deployments_router
 from app.history.router import router as history_router
@@ -116,7 +116,7 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
             found = await current_revision(conn)
         if found != app.state.expected_revision:
             # Serving against another schema corrupts data quietly; refuse loudly instead.
-            await app.state.engine.dispose()
+            await dispose_engine(app.state.engine)
             raise RuntimeError(
                 f"The database schema is at revision {found}, this build needs "
                 f"{app.state.expected_revision}: run `toolsets migrate` first."
@@ -152,7 +152,7 @@ def create_app(database_url: str | None = None, *, run_worker: bool | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             await app.state.upstream_client.aclose()
-            await app.state.engine.dispose()
+            await dispose_engine(app.state.engine)
 
     # /docs and /redoc load Swagger UI and ReDoc from the pinned `fastapi-offline` package,
     # served under DOCS_ASSETS, never from a CDN: they work on a machine without internet.

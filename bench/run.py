@@ -33,6 +33,7 @@ import seed
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.engine import side_engine
 from app.main import create_app
 
 BENCH = Path(__file__).resolve().parent
@@ -124,16 +125,19 @@ def counting(engine: AsyncEngine) -> Iterator[Counted]:
     def checkout(*_: Any) -> None:
         counted.checkouts += 1
 
-    sync_engine = engine.sync_engine
-    event.listen(sync_engine, "before_cursor_execute", before)
-    event.listen(sync_engine, "after_cursor_execute", after)
-    event.listen(sync_engine.pool, "checkout", checkout)
+    # The app's pool, and the side pool of reads beside a request's statement.
+    engines = [engine.sync_engine, side_engine(engine).sync_engine]
+    for sync_engine in engines:
+        event.listen(sync_engine, "before_cursor_execute", before)
+        event.listen(sync_engine, "after_cursor_execute", after)
+        event.listen(sync_engine.pool, "checkout", checkout)
     try:
         yield counted
     finally:
-        event.remove(sync_engine, "before_cursor_execute", before)
-        event.remove(sync_engine, "after_cursor_execute", after)
-        event.remove(sync_engine.pool, "checkout", checkout)
+        for sync_engine in engines:
+            event.remove(sync_engine, "before_cursor_execute", before)
+            event.remove(sync_engine, "after_cursor_execute", after)
+            event.remove(sync_engine.pool, "checkout", checkout)
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """Engine construction from a plain PostgreSQL URL."""
 
 import time
+from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import QueuePool, event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -18,6 +20,16 @@ _IDLE_SINCE = "idle_since"
 # served state sorts about 6 MB of rows; at PostgreSQL's default (4 MB) that sort spills
 # to disk and the statement takes a third longer.
 WORK_MEM = "16MB"
+
+# Reads that run beside a request's own statement (a publish's check of tool names, the
+# other side of a diff) take connections from a small pool of their own. A request that
+# holds a connection of the main pool, and maybe row locks, then never waits for a second
+# connection from that pool, which requests each holding one could wait for until the
+# timeout, or which a request waiting for those locks could hold. A side read takes no
+# lock and waits for none, so a wait for the side pool always ends.
+SIDE_POOL_SIZE = 4
+_side_engines: "WeakKeyDictionary[Engine, AsyncEngine]" = WeakKeyDictionary()
+_side_engine_factories: "WeakKeyDictionary[Engine, Callable[[], AsyncEngine]]" = WeakKeyDictionary()
 
 
 def async_url(database_url: str) -> URL:
@@ -44,26 +56,41 @@ def create_engine(
     server_settings = {"work_mem": WORK_MEM}
     if statement_timeout_ms:
         server_settings["statement_timeout"] = str(statement_timeout_ms)
-    engine = create_async_engine(
-        async_url(database_url),
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_timeout=pool_timeout_seconds,
-        connect_args={"server_settings": server_settings},
-    )
-    ping_idle_connections(engine, PING_AFTER_IDLE_SECONDS)
+
+    def engine_of(size: int, overflow: int) -> AsyncEngine:
+        made = create_async_engine(
+            async_url(database_url),
+            pool_size=size,
+            max_overflow=overflow,
+            pool_timeout=pool_timeout_seconds,
+            connect_args={"server_settings": server_settings},
+        )
+        ping_idle_connections(made, PING_AFTER_IDLE_SECONDS)
+        return made
+
+    engine = engine_of(pool_size, pool_size)
+    _side_engine_factories[engine.sync_engine] = lambda: engine_of(SIDE_POOL_SIZE, 0)
     return engine
 
 
-def has_spare_connection(engine: AsyncEngine) -> bool:
-    """Whether a checkout now would not wait: the pool has an idle connection or room for one.
+def side_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The pool of reads beside `engine`'s requests (see SIDE_POOL_SIZE), made at first use
+    (`engine` itself for an engine `create_engine` did not make)."""
+    side = _side_engines.get(engine.sync_engine)
+    if side is None:
+        factory = _side_engine_factories.get(engine.sync_engine)
+        if factory is None:
+            return engine
+        side = _side_engines[engine.sync_engine] = factory()
+    return side
 
-    A request that already holds a connection and wants a second one (a read alongside its
-    own statement) asks first and reads on its own connection when there is none: requests
-    each holding one connection and waiting for another could otherwise wait for each other
-    until the pool's timeout."""
-    pool = engine.sync_engine.pool
-    return isinstance(pool, QueuePool) and pool.checkedout() < pool.size() + pool._max_overflow
+
+async def dispose_engine(engine: AsyncEngine) -> None:
+    """Close `engine`'s connections and those of its side reads."""
+    side = _side_engines.pop(engine.sync_engine, None)
+    if side is not None:
+        await side.dispose()
+    await engine.dispose()
 
 
 def ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:

@@ -19,7 +19,7 @@ from pgqueuer import AsyncpgPoolDriver, Queries, QueueManager
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.db.engine import create_engine
+from app.db.engine import create_engine, dispose_engine
 from app.jobs.tasks import JobDeps, register_tasks
 from app.serving.pointers import PointerCache
 from app.settings import Settings, get_settings
@@ -84,7 +84,7 @@ class Worker:
             self._manager = None
             await pool.close()
             if own_engine:
-                await engine.dispose()
+                await dispose_engine(engine)
 
     @property
     def stopping(self) -> bool:

@@ -50,6 +50,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from app.db.engine import side_engine
 from app.db.tables import (
     TEXT_ARRAY,
     UUID_ARRAY,
@@ -450,13 +451,14 @@ async def release_body(
     """A release's state as JSON; through `cache` when given with the live toolset's `slug` (a
     release never changes but for the slug, its address, so its cached body under that
     slug is right inside any transaction). `apart`: computed, when it must be, on a
-    connection of its own (a committed release reads the same in any snapshot), so that
-    the caller's connection computes another state meanwhile (`both`)."""
+    connection of the side pool (`app.db.engine.side_engine`; a committed release reads the
+    same in any snapshot), so that the caller's connection computes another state meanwhile
+    (`both`)."""
     cached = cache.release_body(release_id, slug) if cache is not None and slug is not None else None
     if cached is not None:
         return cached.body
     if apart:
-        async with conn.engine.connect() as own:
+        async with side_engine(conn.engine).connect() as own:
             await own.execution_options(isolation_level="AUTOCOMMIT")
             body = await release_state_json(own, release_id)
     else:

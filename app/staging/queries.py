@@ -1,19 +1,24 @@
-"""Every statement of a publish: what it reads under the live row's lock, and the publish itself.
+"""Every statement of a publish: its locks, what it reads under them, and the publish itself.
 
-A publish is three statements whatever the toolset's size (plus one that enqueues
-webhook deliveries when a webhook listens):
+A publish is four statements on its connection whatever the toolset's size (plus one that
+enqueues webhook deliveries when a webhook listens), and a check beside them:
 
 1. the live row's lock (`toolsets.queries.lock_live_toolset_at`);
-2. `read_publish_context`: the live row and its staging copy, the policy, the copy's
-   review and approvals, an earlier request's Idempotency-Key, and the locks a capture
-   needs (the project's capture lock, shared, and both variation groups): taken here,
-   before the next statement's snapshot, so that it sees every change committed before;
+2. `read_publish_context`, first the locks a capture needs (both variation groups, and the
+   project's capture lock, shared), then, in a statement whose snapshot comes after them,
+   the live row and its staging copy, the active deployment, the policy, the copy's review
+   and approvals, and an earlier request's Idempotency-Key;
 3. `publish`: bring the live toolset to its staging copy, capture, insert the release,
    move the pointer, record the move, the audit entry, the webhook deliveries, the
-   review's release and the key, and delete the staging copy, as one statement of data-modifying CTEs. Each
-   piece is its domain's own definition (capture's, variations', history's…); a
-   statement does not see its own writes, so the live group's current variations after
-   the sync are told from the sync's RETURNING (`current_after_sync`).
+   review's release and the key, and delete the staging copy, as one statement of
+   data-modifying CTEs. Each piece is its domain's own definition (capture's,
+   variations', history's…); a statement does not see its own writes, so the live group's
+   current variations after the sync are told from the sync's RETURNING
+   (`current_after_sync`);
+4. beside it, on a side connection (`app.kit.database.alongside`), `name_clashes`: the
+   tool names that two tools of the staging copy would share, for the groups and the
+   deployment the publish captures, given explicitly; the live row's lock keeps the
+   staging copy still and the groups' locks the global variations.
 """
 
 from collections.abc import Mapping, Sequence
@@ -72,16 +77,16 @@ from app.variations.queries import (
 )
 
 _UUID = PG_UUID(as_uuid=True)
-# What a group version's ids and a check of tool names read of a group's variations.
-_v = tool_variations
-NAME_COLUMNS = (_v.c.id, _v.c.src_tool_urn, _v.c.name, _v.c.deleted)
+# What a group version's ids, and a check of tool names, read of a group's variations.
+_ID_COLUMNS = (tool_variations.c.id, tool_variations.c.src_tool_urn, tool_variations.c.deleted)
+_NAME_COLUMNS = (tool_variations.c.src_tool_urn, tool_variations.c.name, tool_variations.c.deleted)
 
 
 def _uuid(name: str) -> Any:
     return bindparam(name, type_=_UUID)
 
 
-# --- 2. what a publish reads under the live row's lock ---
+# --- 2. the capture's locks, then what a publish reads under them ---
 
 
 def _planner_settings() -> list[Any]:
@@ -96,16 +101,17 @@ def _planner_settings() -> list[Any]:
     ]
 
 
-def _publish_context() -> Select[Any]:
+def _publish_locks() -> Select[Any]:
+    """Both groups a capture reads, in id order so that two captures never deadlock, and the
+    project's capture lock, shared (pruning takes it alone)."""
     live_id = _uuid("p_live_id")
     g = tool_variations_groups
     owner = toolsets.alias("owner")
+    project_id = select(owner.c.project_id).where(owner.c.id == live_id).scalar_subquery()
     own_group = select(owner.c.tool_variations_group_id).where(owner.c.id == live_id)
     global_group = select(project_tool_variations.c.group_id).where(
-        project_tool_variations.c.project_id
-        == select(owner.c.project_id).where(owner.c.id == live_id).scalar_subquery()
+        project_tool_variations.c.project_id == project_id
     )
-    # Both groups a capture reads, in id order so that two captures never deadlock.
     locked_groups = (
         select(g.c.id)
         .where(or_(g.c.id.in_(own_group), g.c.id.in_(global_group)))
@@ -113,6 +119,14 @@ def _publish_context() -> Select[Any]:
         .with_for_update()
         .cte("locked_groups")
     )
+    return select(
+        select(func.count()).select_from(locked_groups).scalar_subquery().label("locked_groups"),
+        func.pg_advisory_xact_lock_shared(capture_lock_key(project_id)).label("capture_lock"),
+    )
+
+
+def _publish_context() -> Select[Any]:
+    live_id = _uuid("p_live_id")
     policy = toolset_policies
     key = idempotency_keys
     stored_key = (
@@ -157,8 +171,6 @@ def _publish_context() -> Select[Any]:
             ).label("required_approvals"),
             select(stored_key.c.request_hash).scalar_subquery().label("stored_request_hash"),
             select(stored_key.c.release_id).scalar_subquery().label("stored_release_id"),
-            select(func.count()).select_from(locked_groups).scalar_subquery().label("locked_groups"),
-            func.pg_advisory_xact_lock_shared(capture_lock_key(toolsets.c.project_id)).label("capture_lock"),
             *_planner_settings(),
         )
         .where(or_(toolsets.c.id == live_id, toolsets.c.parent_toolset_id == live_id))
@@ -166,15 +178,19 @@ def _publish_context() -> Select[Any]:
     )
 
 
+_PUBLISH_LOCKS = _publish_locks()
 _PUBLISH_CONTEXT = _publish_context()
 
 
 async def read_publish_context(
     conn: AsyncConnection, live_id: UUID, operation: str, idempotency_key: str | None
 ) -> tuple[RowMapping, RowMapping | None]:
-    """The live row (with its policy, the stored key and the global group) and its staging
-    copy, after taking the capture's locks; call with the live row locked. The rows carry
-    what a publish needs of a toolset row (not its selection: the statement reads that)."""
+    """The live row (with its policy, the stored key, the global group and the active
+    deployment) and its staging copy, after taking the capture's locks (two statements: a
+    statement that waited for a lock reads with the snapshot of before the wait); call with
+    the live row locked. The rows carry what a publish needs of a toolset row (not its
+    selection: the statement reads that)."""
+    await conn.execute(_PUBLISH_LOCKS, {"p_live_id": live_id})
     # Parameters are named p_…: no column of any table a statement writes has such a name
     # (SQLAlchemy would take a parameter named like a column for that column's value).
     params = {"p_live_id": live_id, "p_operation": operation, "p_idempotency_key": idempotency_key}
@@ -185,7 +201,7 @@ async def read_publish_context(
 # --- 3. the publish itself ---
 
 
-def _publish(*, check_names: bool) -> Select[Any]:
+def _publish() -> Select[Any]:
     live_id, staging_id, project_id = _uuid("p_live_id"), _uuid("p_staging_id"), _uuid("p_project_id")
     live_group, staging_group, global_group = (
         _uuid("p_live_group"),
@@ -195,10 +211,10 @@ def _publish(*, check_names: bool) -> Select[Any]:
     actor = bindparam("p_actor", type_=Text)
     action = bindparam("p_action", type_=Text)
 
-    # Each group's current variations are read once: for the sync, the captures and the
-    # duplicate-name check alike (the global group's, for its ids and names only).
+    # The staging copy's current variations are read once, for the sync and the capture;
+    # of the global group's, only what its version holds.
     staging_rows = current_rows_of(staging_group, "staging_rows")
-    global_rows = current_rows_of(global_group, "global_rows", NAME_COLUMNS)
+    global_rows = current_rows_of(global_group, "global_rows", _ID_COLUMNS)
 
     # The live toolset's own variations become the staging copy's.
     sync, tgt = sync_changes(live_group, staging_rows)
@@ -407,10 +423,6 @@ def _publish(*, check_names: bool) -> Select[Any]:
         .cte("remembered")
     )
 
-    names: list[Any] = []
-    if check_names:
-        clashes = duplicate_names(staging_id, global_rows, staging_rows, _uuid("p_deployment_id"))
-        names.append(_as_json(clashes).label("duplicates"))
     return select(
         *released.c,
         select(toolset_state.c.version).scalar_subquery().label("toolset_version"),
@@ -419,51 +431,43 @@ def _publish(*, check_names: bool) -> Select[Any]:
             for c in (api_keys.c.name.label("key_name"), api_keys.c.key_prefix.label("key_prefix"))
         ),
         select(func.array_agg(delivered.c.id)).scalar_subquery().label("delivery_ids"),
-        *names,
     ).add_cte(
         synced, pointed, detached, attached, moved, staging_gone, group_gone, audited, reviewed, remembered
     )
 
 
-def _as_json(clashes: Select[Any]) -> Any:
-    """`duplicate_names`' rows as one JSON array of {name, tool_urns} (NULL for none)."""
-    found = clashes.subquery("duplicates")
-    return select(
-        func.json_agg(func.json_build_object("name", found.c.name, "tool_urns", found.c.urns))
-    ).scalar_subquery()
-
-
 def _name_clashes() -> Select[Any]:
-    """The staging copy's tool names that two tools would share (`duplicates`), read on a
-    connection of its own while the publish statement runs without that check: the same
-    groups and deployment the publish captures, given explicitly, and the staging copy's
-    selection, which the live row's lock keeps still."""
-    staging_rows = current_rows_of(_uuid("p_staging_group"), "staging_names", NAME_COLUMNS)
-    global_rows = current_rows_of(_uuid("p_global_group"), "global_names", NAME_COLUMNS)
-    clashes = duplicate_names(_uuid("p_staging_id"), global_rows, staging_rows, _uuid("p_deployment_id"))
-    return select(_as_json(clashes).label("duplicates"))
+    """`duplicates`: the staging copy's tool names that two tools would share, as JSON
+    ([{name, tool_urns}], NULL for none), for the given groups and deployment (those the
+    publish captures) and the staging copy's selection."""
+    staging_rows = current_rows_of(_uuid("p_staging_group"), "staging_names", _NAME_COLUMNS)
+    global_rows = current_rows_of(_uuid("p_global_group"), "global_names", _NAME_COLUMNS)
+    clashes = duplicate_names(
+        _uuid("p_staging_id"), global_rows, staging_rows, _uuid("p_deployment_id")
+    ).subquery("duplicates")
+    return select(
+        select(func.json_agg(func.json_build_object("name", clashes.c.name, "tool_urns", clashes.c.urns)))
+        .scalar_subquery()
+        .label("duplicates")
+    )
 
 
-_PUBLISH = _publish(check_names=True)
-_PUBLISH_NAMES_CHECKED_APART = _publish(check_names=False)
+_PUBLISH = _publish()
 _NAME_CLASHES = _name_clashes()
 _PLANNER_SETTINGS = select(*_planner_settings())
 _NAME_CLASH_PARAMS = ("p_staging_id", "p_staging_group", "p_global_group", "p_deployment_id")
 
 
-async def publish(conn: AsyncConnection, *, names_checked_apart: bool = False, **params: Any) -> RowMapping:
+async def publish(conn: AsyncConnection, **params: Any) -> RowMapping:
     """The publish (see the module's docstring): the release row as `_RELEASE_VIEW` reads it,
-    with `delivery_ids` (webhook deliveries to enqueue) and, unless `names_checked_apart`
-    (`name_clashes` runs alongside), `duplicates` (tool names the release would serve
-    twice: the caller refuses those)."""
-    statement = _PUBLISH_NAMES_CHECKED_APART if names_checked_apart else _PUBLISH
-    row: RowMapping = (await conn.execute(statement, params)).mappings().one()
+    with `delivery_ids` (webhook deliveries to enqueue)."""
+    row: RowMapping = (await conn.execute(_PUBLISH, params)).mappings().one()
     return row
 
 
 async def name_clashes(conn: AsyncConnection, **params: Any) -> list[dict[str, Any]] | None:
-    """`duplicates` as the publish statement would tell them, from the same parameters, in a
-    transaction of its own (planned as the publish is)."""
+    """The publish's `duplicates` (see `_name_clashes`), from the publish's own parameters,
+    planned as the publish is; call in a transaction (the settings last until its end)."""
     await conn.execute(_PLANNER_SETTINGS)
     wanted = {name: params[name] for name in _NAME_CLASH_PARAMS}
     clashes: list[dict[str, Any]] | None = (await conn.execute(_NAME_CLASHES, wanted)).scalar_one()
