@@ -342,8 +342,9 @@ class StagingService:
         """PublishStagingVersion, in one transaction: the staging copy becomes the next release,
         the live row shows it, and the staging copy is gone.
 
-        Three statements when the policy does not block breaking changes (the lock, the
-        context read, the publish), whatever the toolset's size."""
+        Four statements when the policy does not block breaking changes (the live row's
+        lock, the capture's locks, the context read, the publish), whatever the toolset's
+        size, and beside the publish the check of tool names (`staging.queries`)."""
         fingerprint = request_fingerprint(body.fingerprint_fields())
         try:
             async with self.conn.begin():
@@ -401,10 +402,11 @@ class StagingService:
         changes), the same audit entry and the same webhook event. Every edit and approval
         takes the same lock, so the approvals counted are those of the very version published.
 
-        One statement (`staging_queries.publish`) when the policy does not block breaking
-        changes (else the staging copy's state is computed and compared first), and one more
-        to enqueue webhook deliveries when a webhook listens. Returns the release row
-        (`release_number`: its number)."""
+        One statement (`staging_queries.publish`), with the check of tool names beside it on
+        a side connection, when the policy does not block breaking changes (else the staging
+        copy's state is computed and compared first), and one more to enqueue webhook
+        deliveries when a webhook listens. Returns the release row (`release_number`: its
+        number)."""
         approvals = await check_approvals(self.conn, project, live, staging)
         breaking: list[dict[str, Any]] = []
         if live["block_breaking"]:  # else no state is computed, and no diff
