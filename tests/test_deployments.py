@@ -1,15 +1,19 @@
+import asyncio
 import base64
 import json
 import random
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.releases.capture import lock_captures_shared
 from tests.conftest import MakeHeaders
 from tests.factories import create_deployment, create_project, make_tools
 
@@ -396,3 +400,20 @@ async def test_auth_answers_for_every_deployment_route(
         assert hidden.status_code == 404, path
         allowed = await client.request(method, path, json=body, headers=mine)
         assert allowed.status_code == (201 if method == "POST" else 200), path
+
+
+async def test_a_new_deployment_waits_for_a_capture_in_flight_in_its_project(
+    client: httpx.AsyncClient, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    """A capture (publish, createRelease, the switch to staging) holds its project's capture
+    lock shared until it commits; a deployment takes it exclusively, so no deployment becomes
+    active between a capture's statements (what a publish checks is what it captures)."""
+    project = await create_project(client, auth)
+    async with engine.connect() as capture, capture.begin():
+        await lock_captures_shared(capture, UUID(project["id"]))
+        deploying = asyncio.create_task(
+            client.post("/v1/projects/p/deployments", json={"tools": make_tools(2)}, headers=auth)
+        )
+        await asyncio.sleep(0.3)
+        assert not deploying.done()  # waiting for the capture to commit
+    assert (await deploying).status_code == 201

@@ -23,6 +23,7 @@ from app.kit.database import get_connection
 from app.kit.errors import NotFound, Unprocessable
 from app.kit.pagination import encode_cursor
 from app.projects.service import resolve_project
+from app.releases.capture import lock_captures_exclusively
 from app.serving.names import refuse_duplicate_names_in_project
 
 
@@ -44,6 +45,7 @@ class DeploymentService:
         resources = [r.model_dump(mode="json") for r in body.resources]
         async with self.conn.begin():
             project = await resolve_project(self.conn, self.org, project_slug)
+            await lock_captures_exclusively(self.conn, project["id"])  # see `import_openapi`
             row = await queries.insert_deployment(self.conn, self.org, project["id"])
             tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], tools)
             resource_count = await queries.insert_resources(self.conn, project["id"], row["id"], resources)
@@ -71,6 +73,10 @@ class DeploymentService:
                 raise openapi_import.InvalidOpenApiDocument(
                     "/paths", f"The deployment would hold more than {MAX_TOOLS} tools."
                 )
+            # A new active deployment waits for the captures in flight in the project, and they
+            # for it: a capture (publish, createRelease, the switch to staging) sees one
+            # deployment in all its statements (what it checks is what it captures).
+            await lock_captures_exclusively(self.conn, project["id"])
             row = await queries.insert_deployment(self.conn, self.org, project["id"])
             tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], imported.tools)
             carried = resources = 0
