@@ -16,7 +16,7 @@ from app.api_keys.schemas import ApiKey
 from app.api_keys.service import ApiKeyError, ApiKeyService
 from app.db import migrations
 from app.db.embedded import EmbeddedPostgres
-from app.db.engine import create_engine
+from app.db.engine import create_engine, dispose_engine
 from app.db.tables import api_keys
 from app.kit.auth import KEY_CACHE_SECONDS, SCOPES, insert_api_key
 from app.kit.secrets import generate_key, load_or_create_key_file
@@ -213,7 +213,7 @@ async def _run_worker(url: str, concurrency: int | None) -> None:
             loop.add_signal_handler(signum, worker.stop)
         await worker.run()
     finally:
-        await engine.dispose()
+        await dispose_engine(engine)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

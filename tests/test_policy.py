@@ -1,9 +1,14 @@
 """Toolset policy: stored and returned, audited, and `block_breaking` guarding every pointer move."""
 
+import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.deployments import queries as deployment_queries
+from app.deployments.service import become_active
 from tests.factories import create_deployment, make_tools
 from tests.helpers_toolsets import BASE, URNS, project_with_toolset, switch
 
@@ -187,3 +192,29 @@ async def test_rollback_with_reason_dry_run_and_the_breaking_guard(
     assert (
         await client.post(f"{BASE}/releases/9/rollback", params={"dry_run": True}, headers=auth)
     ).status_code == 404
+
+
+async def test_create_release_judges_the_deployment_it_captures_even_one_committed_meanwhile(
+    client: httpx.AsyncClient, auth: dict[str, str], engine: AsyncEngine
+) -> None:
+    """A deployment commits only when no capture is in flight in its project (it takes the
+    capture lock last, exclusively), and createRelease takes that lock before it reads current
+    data: a deployment about to commit is either wholly before the release (and judged by the
+    guard) or wholly after it, never judged-before-but-captured-after."""
+    await staging_toolset(client, auth)
+    tools = make_tools(4)
+    tools[1]["input_schema"] = {"type": "object", "properties": {"id": {"type": "string"}}}
+    # A deployment up to its last statement (DeploymentService.create), then its commit.
+    async with engine.connect() as conn, conn.begin():
+        project = (
+            await conn.execute(text("SELECT id, organization_id FROM projects WHERE slug = 'p'"))
+        ).one()
+        row = await deployment_queries.insert_deployment(conn, project.organization_id, project.id)
+        await deployment_queries.insert_tools(conn, project.id, row["id"], tools)
+        await become_active(conn, project.id)
+        releasing = asyncio.create_task(client.post(f"{BASE}/releases", json={}, headers=auth))
+        await asyncio.sleep(0.3)
+        assert not releasing.done()  # waits for the deployment before reading anything
+    refused = await releasing
+    assert refused.status_code == 409, refused.text  # the type change of op_0001 was judged
+    assert refused.json()["code"] == "breaking_changes"

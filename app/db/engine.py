@@ -26,7 +26,8 @@ WORK_MEM = "16MB"
 # holds a connection of the main pool, and maybe row locks, then never waits for a second
 # connection from that pool, which requests each holding one could wait for until the
 # timeout, or which a request waiting for those locks could hold. A side read takes no
-# lock and waits for none, so a wait for the side pool always ends.
+# lock and waits for none, so a wait for the side pool always ends (when all of them are
+# busy, a request waits for the first to finish).
 SIDE_POOL_SIZE = 4
 _side_engines: "WeakKeyDictionary[Engine, AsyncEngine]" = WeakKeyDictionary()
 _side_engine_factories: "WeakKeyDictionary[Engine, Callable[[], AsyncEngine]]" = WeakKeyDictionary()
@@ -86,7 +87,9 @@ def side_engine(engine: AsyncEngine) -> AsyncEngine:
 
 
 async def dispose_engine(engine: AsyncEngine) -> None:
-    """Close `engine`'s connections and those of its side reads."""
+    """Close `engine`'s connections and those of its side reads (a side read still running
+    then uses `engine` itself, not a new side pool that nothing would close)."""
+    _side_engine_factories.pop(engine.sync_engine, None)
     side = _side_engines.pop(engine.sync_engine, None)
     if side is not None:
         await side.dispose()

@@ -27,6 +27,15 @@ from app.releases.capture import lock_captures_exclusively
 from app.serving.names import refuse_duplicate_names_in_project
 
 
+async def become_active(conn: AsyncConnection, project_id: UUID) -> None:
+    """The last statement of a new deployment's transaction: the project's capture lock,
+    exclusively. The deployment then commits when no capture (publish, createRelease, the
+    switch to staging) is in flight in the project, and none starts until it has: a capture
+    sees one deployment in all its statements, so what it checks is what it captures. Taken
+    last, the lock is held only for the commit."""
+    await lock_captures_exclusively(conn, project_id)
+
+
 class DeploymentNotFound(NotFound):
     code = "deployment_not_found"
 
@@ -45,12 +54,12 @@ class DeploymentService:
         resources = [r.model_dump(mode="json") for r in body.resources]
         async with self.conn.begin():
             project = await resolve_project(self.conn, self.org, project_slug)
-            await lock_captures_exclusively(self.conn, project["id"])  # see `import_openapi`
             row = await queries.insert_deployment(self.conn, self.org, project["id"])
             tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], tools)
             resource_count = await queries.insert_resources(self.conn, project["id"], row["id"], resources)
             # The new active deployment feeds every state computed from current data.
             await refuse_duplicate_names_in_project(self.conn, project["id"])
+            await become_active(self.conn, project["id"])
         return Deployment.model_validate({**row, "tool_count": tool_count, "resource_count": resource_count})
 
     async def import_openapi(
@@ -73,16 +82,13 @@ class DeploymentService:
                 raise openapi_import.InvalidOpenApiDocument(
                     "/paths", f"The deployment would hold more than {MAX_TOOLS} tools."
                 )
-            # A new active deployment waits for the captures in flight in the project, and they
-            # for it: a capture (publish, createRelease, the switch to staging) sees one
-            # deployment in all its statements (what it checks is what it captures).
-            await lock_captures_exclusively(self.conn, project["id"])
             row = await queries.insert_deployment(self.conn, self.org, project["id"])
             tool_count = await queries.insert_tools(self.conn, project["id"], row["id"], imported.tools)
             carried = resources = 0
             if active is not None:
                 carried = await queries.copy_tools_except_source(self.conn, active["id"], row["id"], prefix)
                 resources = await queries.copy_resources(self.conn, active["id"], row["id"])
+            await become_active(self.conn, project["id"])
         return OpenApiImport.model_validate(
             {
                 **row,

@@ -182,6 +182,9 @@ class ReleaseService:
         fingerprint = request_fingerprint(body.fingerprint_fields())
         async with self.conn.begin():
             live = await locked_live_toolset(self.conn, self.org, project, slug)
+            # Before the breaking-change check reads current data: no deployment becomes
+            # active until this commits, so the state judged is the state captured.
+            await capture.lock_captures_shared(self.conn, live["project_id"])
             replayed = await replayed_release(
                 self.conn, live["id"], "create_release", idempotency_key, fingerprint
             )

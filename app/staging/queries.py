@@ -102,8 +102,9 @@ def _planner_settings() -> list[Any]:
 
 
 def _publish_locks() -> Select[Any]:
-    """Both groups a capture reads, in id order so that two captures never deadlock, and the
-    project's capture lock, shared (pruning takes it alone)."""
+    """The project's capture lock, shared (pruning and a new deployment take it alone), then
+    both groups a capture reads, in id order: every capture takes them in that order, so
+    two captures, or a capture and a deployment waiting for the lock, never deadlock."""
     live_id = _uuid("p_live_id")
     g = tool_variations_groups
     owner = toolsets.alias("owner")
@@ -112,16 +113,21 @@ def _publish_locks() -> Select[Any]:
     global_group = select(project_tool_variations.c.group_id).where(
         project_tool_variations.c.project_id == project_id
     )
+    capture_lock = select(func.pg_advisory_xact_lock_shared(capture_lock_key(project_id)).label("taken")).cte(
+        "capture_lock"
+    )
+    # Joined to the lock: a group row is locked (above the join) only once the lock is held.
     locked_groups = (
         select(g.c.id)
+        .select_from(g.join(capture_lock, true()))
         .where(or_(g.c.id.in_(own_group), g.c.id.in_(global_group)))
         .order_by(g.c.id)
-        .with_for_update()
+        .with_for_update(of=g)
         .cte("locked_groups")
     )
     return select(
+        select(capture_lock.c.taken).scalar_subquery().label("capture_lock"),
         select(func.count()).select_from(locked_groups).scalar_subquery().label("locked_groups"),
-        func.pg_advisory_xact_lock_shared(capture_lock_key(project_id)).label("capture_lock"),
     )
 
 
