@@ -113,21 +113,22 @@ async def lock_live_toolset(conn: AsyncConnection, project_id: UUID, slug: str) 
     return toolset_id
 
 
+def _live_at(stmt: Select[Any], organization_id: str, project_slug: str, slug: str) -> Select[Any]:
+    """`stmt` (of toolsets columns) for the live toolset at an address: organization,
+    project slug, toolset slug."""
+    return stmt.join(projects, projects.c.id == toolsets.c.project_id).where(
+        projects.c.organization_id == organization_id,
+        projects.c.slug == project_slug,
+        toolsets.c.slug == slug,
+        toolsets.c.parent_toolset_id.is_(None),
+    )
+
+
 async def lock_live_toolset_at(
     conn: AsyncConnection, organization_id: str, project_slug: str, slug: str
 ) -> UUID | None:
     """The same by address (organization, project slug, toolset slug), in one statement."""
-    stmt = (
-        select(toolsets.c.id)
-        .join(projects, projects.c.id == toolsets.c.project_id)
-        .where(
-            projects.c.organization_id == organization_id,
-            projects.c.slug == project_slug,
-            toolsets.c.slug == slug,
-            toolsets.c.parent_toolset_id.is_(None),
-        )
-        .with_for_update(of=toolsets)
-    )
+    stmt = _live_at(select(toolsets.c.id), organization_id, project_slug, slug).with_for_update(of=toolsets)
     toolset_id: UUID | None = (await conn.execute(stmt)).scalar_one_or_none()
     return toolset_id
 
@@ -136,17 +137,12 @@ async def find_live_pointer(
     conn: AsyncConnection, organization_id: str, project_slug: str, slug: str
 ) -> RowMapping | None:
     """What the hot read path needs, in one indexed lookup: which state the live toolset serves."""
-    stmt = (
-        select(toolsets.c.id, toolsets.c.project_id, toolsets.c.editing_mode, toolsets.c.current_release_id)
-        .join(projects, projects.c.id == toolsets.c.project_id)
-        .where(
-            projects.c.organization_id == organization_id,
-            projects.c.slug == project_slug,
-            toolsets.c.slug == slug,
-            toolsets.c.parent_toolset_id.is_(None),
-        )
+    pointer = select(
+        toolsets.c.id, toolsets.c.project_id, toolsets.c.editing_mode, toolsets.c.current_release_id
     )
-    return (await conn.execute(stmt)).mappings().one_or_none()
+    stmt = _live_at(pointer, organization_id, project_slug, slug)
+    row: RowMapping | None = (await conn.execute(stmt)).mappings().one_or_none()
+    return row
 
 
 async def find_live_toolset(conn: AsyncConnection, project_id: UUID, slug: str) -> RowMapping | None:
