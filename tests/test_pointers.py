@@ -57,9 +57,17 @@ async def test_another_process_serves_a_publish_as_soon_as_it_commits(
 ) -> None:
     await project_with_toolset(client, auth)
     await ok(switch(client, auth, "staging"))
-    before = (await second_app.get(f"{BASE}/effective", headers=auth)).json()
-    assert before["release_number"] == 1
-    cached = second_app.app.state.pointers.get(("org-a", "p", "pets"))  # type: ignore[attr-defined]
+    # The switch's own NOTIFY may reach the second instance after its first read and drop
+    # what that read cached (a notification is never ignored): read until it is cached.
+    pointers = second_app.app.state.pointers  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 5
+    while True:
+        before = (await second_app.get(f"{BASE}/effective", headers=auth)).json()
+        assert before["release_number"] == 1
+        cached = pointers.get(("org-a", "p", "pets"))
+        if cached is not None or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
     assert cached is not None, "the second instance should now serve release 1 from its cache"
 
     await ok(client.post(f"{BASE}/staging", headers=auth))
